@@ -1,0 +1,32 @@
+"""Config helpers shared by the entry points: resolvers, the conf/ location, composing without @hydra.main."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from prove_lightning.runs.naming import run_relpath
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def _run_relpath(stage, strategy, dataset, model, augment=None, ratio=None, loss=None) -> str:  # noqa: ANN001
+    return run_relpath(stage=stage, strategy=strategy, dataset=dataset, model=model, augment=augment, ratio=ratio, loss=loss)
+
+
+def register_resolvers() -> None:
+    OmegaConf.register_new_resolver("prove.run_relpath", _run_relpath, replace=True)
+
+
+register_resolvers()
+
+
+def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> DictConfig:
+    """Compose a config exactly as the entry point would (for tests, notebooks and the demo)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)

@@ -1,0 +1,1 @@
+"""Data: dataset sources, labels, transforms, sampling and the Lightning datamodule."""

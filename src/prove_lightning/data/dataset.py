@@ -1,0 +1,66 @@
+"""A map-style dataset over SampleRecords; items are (index, sample_seed) pairs from the step sampler."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from prove_lightning.data.labels import LabelMapping
+from prove_lightning.data.records import SampleRecord
+from prove_lightning.errors import DataError
+from prove_lightning.io import read_image, read_label
+
+
+class SegDataset(Dataset):
+    def __init__(
+        self,
+        records: Sequence[SampleRecord],
+        label_mappings: dict[str, LabelMapping],
+        pipeline: Callable[..., tuple[np.ndarray, np.ndarray]],
+        sample_hooks: Sequence[Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]] = (),
+    ) -> None:
+        self.records = list(records)
+        self.label_mappings = label_mappings
+        self.pipeline = pipeline
+        self.sample_hooks = list(sample_hooks)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load(self, rec: SampleRecord) -> tuple[np.ndarray, np.ndarray]:
+        img = read_image(rec.image)
+        raw = read_label(rec.label)
+        if raw.shape != img.shape[:2]:
+            raise DataError(
+                f"{rec.label}: label size {raw.shape[1]}x{raw.shape[0]} differs from image {rec.image} "
+                f"size {img.shape[1]}x{img.shape[0]}; regenerate the label or remove the pair"
+            )
+        return img, self.label_mappings[rec.dataset](raw, rec.label)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
+        index, seed = (item, index_seed(item)) if isinstance(item, (int, np.integer)) else item
+        rec = self.records[int(index)]
+        rng = np.random.default_rng(seed)
+        img, label = self.load(rec)
+        img, label = self.pipeline(img, label, rng)
+        sample = {
+            "image": img,
+            "label": label,
+            "domain": rec.domain,
+            "dataset": rec.dataset,
+            "generated": rec.generated,
+            "path": str(rec.image),
+            "index": int(index),
+        }
+        for hook in self.sample_hooks:
+            sample = hook(sample, rng)
+        sample["image"] = torch.from_numpy(np.ascontiguousarray(sample["image"])).permute(2, 0, 1).contiguous()
+        sample["label"] = torch.from_numpy(np.ascontiguousarray(sample["label"]).astype(np.int64))
+        return sample
+
+
+def index_seed(index: int) -> int:
+    return int(np.random.SeedSequence([int(index)]).generate_state(1)[0])

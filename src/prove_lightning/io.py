@@ -1,0 +1,75 @@
+"""Atomic writes and image reads with errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from prove_lightning.errors import DataError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temp path in the target's folder; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """RGB uint8 (H, W, 3)."""
+    try:
+        with Image.open(path) as im:
+            return np.array(im.convert("RGB"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DataError(f"{path}: cannot decode image ({e}); re-export or delete the file") from None
+
+
+def read_label(path: str | os.PathLike) -> np.ndarray:
+    """Raw label ids (H, W) as stored: palette PNGs give indices, 16-bit PNGs give uint16, 3-channel labels give channel 0."""
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("P", "L"):
+                arr = np.asarray(im)
+            elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im).astype(np.int32)
+            elif im.mode in ("RGB", "RGBA"):
+                arr = np.asarray(im)[..., 0]
+            else:
+                arr = np.asarray(im.convert("L"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: label file not found; every image needs its label (run `prove data check`)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise DataError(f"{path}: cannot decode label ({e}); re-export or delete the file") from None
+    return np.ascontiguousarray(arr)
+
+
+def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(array).save(tmp, format="PNG", compress_level=1)

@@ -1,0 +1,141 @@
+"""SegModule: one training step, per-domain confusion matrices in validation and test, optimizer + schedule."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import pytorch_lightning as pl
+from torch import nn
+
+from prove_lightning.data.domains import DOMAINS
+from prove_lightning.data.labels import CITYSCAPES_CLASSES, IGNORE_INDEX
+from prove_lightning.data.sampler import sample_seed
+from prove_lightning.evaluation.inference import predict_logits
+from prove_lightning.evaluation.metrics import confusion_matrix, metrics_from_confusion
+from prove_lightning.optim import build_optimizer, build_scheduler
+
+MEAN = (123.675, 116.28, 103.53)
+STD = (58.395, 57.12, 57.375)
+
+
+class SegModule(pl.LightningModule):
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optim: dict[str, Any],
+        scheduler: dict[str, Any],
+        lr: float,
+        max_steps: int,
+        num_classes: int = len(CITYSCAPES_CLASSES),
+        class_names: Sequence[str] = CITYSCAPES_CLASSES,
+        seed: int = 42,
+        inference: dict[str, Any] | None = None,
+        miou_convention: str = "union",
+        test_dataset_names: Sequence[str] = (),
+        batch_hooks: Sequence[Any] = (),
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.loss = loss
+        self.optim_cfg, self.sched_cfg = dict(optim), dict(scheduler)
+        self.lr, self.max_steps = lr, max_steps
+        self.num_classes, self.class_names = num_classes, list(class_names)
+        self.seed = seed
+        self.inference = dict(inference or {"mode": "whole"})
+        self.miou_convention = miou_convention
+        self.test_dataset_names = list(test_dataset_names)
+        self.batch_hooks = list(batch_hooks)
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
+        self.val_cm: torch.Tensor | None = None
+        self.test_cm: torch.Tensor | None = None
+        self.val_results: dict[str, Any] = {}
+        self.test_image_counts: dict[tuple[int, str], int] = {}
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        return (image.float() - self.mean) / self.std
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(self.normalize(image))
+
+    # ------------------------------------------------------------------ train
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # dropout / drop-path randomness as a function of the step: resume reproduces it exactly
+        torch.manual_seed(sample_seed(self.seed, self.global_step, self.global_rank, 10_000))
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        for hook in self.batch_hooks:
+            batch = hook(batch, self.global_step)
+        outputs = self(batch["image"])
+        terms = self.loss(outputs, batch["label"])
+        bs = batch["image"].shape[0]
+        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=bs)
+        for k, v in terms.items():
+            if k != "loss":
+                self.log(f"train/loss_{k}", v, batch_size=bs)
+        return terms["loss"]
+
+    # ------------------------------------------------------------------ eval helpers
+    def predict(self, image: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+        logits = predict_logits(
+            self.net,
+            self.normalize(image),
+            out_size,
+            mode=self.inference.get("mode", "whole"),
+            crop=self.inference.get("crop"),
+            stride=self.inference.get("stride"),
+            num_classes=self.num_classes,
+        )
+        return logits.argmax(dim=1)
+
+    def _accumulate(self, cm: torch.Tensor, batch: dict[str, Any]) -> None:
+        label = batch["label"]
+        pred = self.predict(batch["image"], tuple(label.shape[-2:]))
+        for i, domain in enumerate(batch["domain"]):
+            d = DOMAINS.index(domain)
+            cm[d] += confusion_matrix(pred[i], label[i], self.num_classes, IGNORE_INDEX)
+
+    def _new_cm(self, *lead: int) -> torch.Tensor:
+        return torch.zeros(*lead, len(DOMAINS), self.num_classes, self.num_classes, dtype=torch.int64, device=self.device)
+
+    # ------------------------------------------------------------------ validation
+    def on_validation_epoch_start(self) -> None:
+        self.val_cm = self._new_cm()
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._accumulate(self.val_cm, batch)
+
+    def on_validation_epoch_end(self) -> None:
+        cm = self.trainer.strategy.reduce(self.val_cm, reduce_op="sum") if self.trainer.world_size > 1 else self.val_cm
+        total = cm.sum(dim=0)
+        results = {"all": metrics_from_confusion(total, self.class_names, self.miou_convention)}
+        self.log("val/mIoU", results["all"]["mIoU"], prog_bar=True, sync_dist=False)
+        self.log("val/aAcc", results["all"]["aAcc"], sync_dist=False)
+        for d, name in enumerate(DOMAINS):
+            if cm[d].sum() > 0:
+                results[name] = metrics_from_confusion(cm[d], self.class_names, self.miou_convention)
+                self.log(f"val_domain/mIoU_{name}", results[name]["mIoU"], sync_dist=False)
+        self.val_results = results
+
+    # ------------------------------------------------------------------ test
+    def on_test_epoch_start(self) -> None:
+        self.test_cm = self._new_cm(max(len(self.test_dataset_names), 1))
+        self.test_image_counts = {}
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._accumulate(self.test_cm[dataloader_idx], batch)
+        for domain in batch["domain"]:
+            key = (dataloader_idx, domain)
+            self.test_image_counts[key] = self.test_image_counts.get(key, 0) + 1
+
+    def on_test_epoch_end(self) -> None:
+        if self.trainer.world_size > 1:
+            self.test_cm = self.trainer.strategy.reduce(self.test_cm, reduce_op="sum")
+
+    # ------------------------------------------------------------------ optim
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = build_optimizer(self.net, self.optim_cfg, self.lr)
+        scheduler = build_scheduler(optimizer, self.sched_cfg, self.max_steps, self.lr)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}

@@ -1,0 +1,1 @@
+"""Run directories, code version, locks and planning."""

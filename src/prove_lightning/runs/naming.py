@@ -1,0 +1,36 @@
+"""The deterministic run directory: {output_root}/{stage}/{strategy}[+{augment}]/{dataset}/{model}[_ratio0p50][_{loss}]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def ratio_tag(ratio: float) -> str:
+    return f"ratio{ratio:.2f}".replace(".", "p")
+
+
+def run_relpath(
+    stage: str,
+    strategy: str,
+    dataset: str,
+    model: str,
+    augment: str | None = None,
+    ratio: float | None = None,
+    loss: str | None = None,
+) -> str:
+    """Relative run path; ``augment`` 'none', ratio 1.0/None and loss 'ce' leave no suffix."""
+    strat = strategy if not augment or augment == "none" else f"{strategy}+{augment}"
+    leaf = model
+    if ratio is not None and float(ratio) < 1.0:
+        leaf += f"_{ratio_tag(float(ratio))}"
+    if loss and loss != "ce":
+        leaf += f"_{loss}"
+    return f"{stage}/{strat}/{dataset}/{leaf}"
+
+
+def run_dir(output_root: str | Path, **parts: object) -> Path:
+    return Path(output_root) / run_relpath(**parts)  # type: ignore[arg-type]
+
+
+def run_id_from_relpath(relpath: str) -> str:
+    return relpath.replace("/", ":")
