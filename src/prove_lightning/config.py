@@ -29,4 +29,22 @@ def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> DictCo
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+        cfg = hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    OmegaConf.set_struct(cfg, False)
+    return cfg
+
+
+def instantiate(node, *args, **kwargs):  # noqa: ANN001, ANN201
+    """hydra.utils.instantiate, but a user-fixable ProveError raised inside surfaces as itself."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    from prove_lightning.cli_errors import find_prove_error
+
+    try:
+        return hydra_instantiate(node, *args, **kwargs)
+    except InstantiationException as exc:
+        err = find_prove_error(exc)
+        if err is not None:
+            raise err from exc
+        raise

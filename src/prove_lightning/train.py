@@ -12,7 +12,7 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
-from hydra.utils import instantiate
+from prove_lightning.config import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.cli_errors import user_errors

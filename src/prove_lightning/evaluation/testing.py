@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
+from prove_lightning.config import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.data.domains import DOMAINS
