@@ -15,6 +15,7 @@ from prove_lightning.data.domains import resolve_domains
 from prove_lightning.data.labels import get_label_mapping
 from prove_lightning.data.records import SampleRecord
 from prove_lightning.data.sampler import StepBatchSampler
+from prove_lightning.data.shard import ShardSampler
 from prove_lightning.data.sources.base import DatasetSource
 from prove_lightning.data.transforms import build_pipeline
 from prove_lightning.errors import ConfigError, DataError
@@ -123,17 +124,20 @@ class SegDataModule(pl.LightningDataModule):
         ds = SegDataset(self.train_records, self.label_mappings, self.train_pipeline)
         return self._loader(ds, batch_sampler=sampler)
 
+    def _eval_loader(self, records: Sequence[SampleRecord]) -> DataLoader:
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        world = trainer.world_size if trainer is not None else 1
+        ds = SegDataset(records, self.label_mappings, self.test_pipeline)
+        return self._loader(ds, batch_size=self.eval_batch_size, sampler=ShardSampler(len(ds), rank, world))
+
     def val_dataloader(self) -> DataLoader:
         self.index()
-        ds = SegDataset(self.val_records, self.label_mappings, self.test_pipeline)
-        return self._loader(ds, batch_size=self.eval_batch_size, shuffle=False)
+        return self._eval_loader(self.val_records)
 
     def test_dataloader(self) -> list[DataLoader]:
         self.index()
-        return [
-            self._loader(SegDataset(recs, self.label_mappings, self.test_pipeline), batch_size=self.eval_batch_size, shuffle=False)
-            for recs in self.test_records.values()
-        ]
+        return [self._eval_loader(recs) for recs in self.test_records.values()]
 
     @property
     def test_dataset_names(self) -> list[str]:
