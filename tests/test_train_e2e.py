@@ -126,3 +126,17 @@ def test_same_seed_same_metrics_other_seed_differs(train_cfg, tmp_path: Path, tr
     other = run_training(train_cfg("seed=7", output_root=tmp_path / "other"))
     a, b = state(result_full["final_ckpt"]), state(other["final_ckpt"])
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_issue_command_composes_and_trains_segformer_b3(train_cfg, tmp_path: Path) -> None:
+    """The documented command `stage=s1 strategy=baseline model=segformer_b3 dataset=toycity`, shortened."""
+    cfg = train_cfg(
+        "stage=s1", "strategy=baseline", "model=segformer_b3", "dataset=toycity",
+        "model.pretrained=false", "data.batch_size=2", "trainer.max_steps=2", "trainer.val_check_interval=2",
+        "stage.checkpoint_interval=2", "test_after_training=false",
+    )
+    assert cfg.model.net.encoder_name == "mit_b3" and cfg.model.net.decoder_segmentation_channels == 768
+    assert cfg.data.train_domains == ["clear_day"]
+    result = run_training(cfg)
+    assert Path(result["final_ckpt"]).is_file()
+    assert Path(result["run_dir"]).name == "segformer_b3" and Path(result["run_dir"]).parts[-4] == "s1"
