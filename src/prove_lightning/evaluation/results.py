@@ -70,7 +70,7 @@ class ResultsStore:
         if dup.any():
             raise ValueError(f"result rows repeat keys {new.loc[dup, KEY].values.tolist()[:5]}")
         groups = set(map(tuple, new[GROUP].values.tolist()))
-        with self.lock:
+        with self.lock.acquire(poll_interval=0.005):  # short polls: many waiting writers hand over quickly
             old = self.read()
             if len(old):
                 keep = [tuple(g) not in groups for g in old[GROUP].values.tolist()]
