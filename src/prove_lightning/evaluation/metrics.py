@@ -210,15 +210,17 @@ def compute_metrics(
     """
     if isinstance(preds, np.ndarray) and preds.ndim == 2:
         preds, labels = [preds], [labels]
-    counts = torch.zeros(EXT, EXT, dtype=torch.int64)
+    counts = np.zeros((EXT, EXT), dtype=np.int64)
     n = 0
     for p, l in zip(preds, labels, strict=True):
         p, l = np.asarray(p), np.asarray(l)
         if p.shape != l.shape:
             raise ValueError(f"prediction shape {p.shape} != label shape {l.shape} (image {n})")
-        counts += confusion_counts(torch.from_numpy(np.ascontiguousarray(p)), torch.from_numpy(np.ascontiguousarray(l)))
+        if p.dtype.kind not in "iub" or l.dtype.kind not in "iub":
+            raise TypeError(f"predictions and labels must be integer arrays, got {p.dtype} and {l.dtype} (image {n})")
+        counts += _counts_numpy(p, l)
         n += 1
-    cm = finalize_confusion(counts, num_classes, ignore_index)
+    cm = finalize_confusion(torch.from_numpy(counts), num_classes, ignore_index)
     names = class_names or (CITYSCAPES_CLASSES if num_classes == len(CITYSCAPES_CLASSES) else [str(i) for i in range(num_classes)])
     out = metrics_from_confusion(cm, names, convention)
     out["n_images"] = n
