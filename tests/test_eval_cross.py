@@ -130,6 +130,7 @@ def test_cli_retests_replace_rows_and_writes_cityscapes_labelids(trained) -> Non
     args = [
         f"run_dir={run_dir}", "ckpt=[6]", "test_datasets=[toycity,stratified]", "accelerator=cpu", "num_workers=0",
         "progress=false", "save_predictions=true", f"paths.data_root={fixture_root}", f"paths.cache_root={cfg.paths.cache_root}",
+        f"paths.output_root={cfg.paths.output_root}",
         "+test_dataset_overrides.stratified.name=fixture", "+test_dataset_overrides.stratified.source.dataset_dir=Fixture",
         "+test_dataset_overrides.toycity.prediction_format=cityscapes_labelids",
         "+test_dataset_overrides.toycity.prediction_name='flat/{stem}.png'",
@@ -137,7 +138,7 @@ def test_cli_retests_replace_rows_and_writes_cityscapes_labelids(trained) -> Non
     import prove_lightning
 
     env = {**os.environ, "PYTHONPATH": str(Path(prove_lightning.__file__).resolve().parents[1]), "HYDRA_FULL_ERROR": "1"}
-    proc = subprocess.run([sys.executable, "-m", "prove_lightning.eval", *args], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "prove_lightning.eval", *args], env=env, capture_output=True, text=True, timeout=300, cwd=fixture_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "mIoU per domain" in proc.stdout and "[2/2]" not in proc.stdout and "[1/1]" in proc.stdout
     after = read_results(cfg.paths.output_root)

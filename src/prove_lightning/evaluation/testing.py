@@ -25,9 +25,9 @@ from prove_lightning.runs.version import code_version
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Hash of the run's resolved config without paths and run location: same experiment, same hash, on any machine."""
+    """Hash of the run's resolved config without paths, run location and invocation flags: same experiment, same hash."""
     node = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("paths", "run_dir", "hydra"):
+    for key in ("paths", "run_dir", "hydra", "ckpt_path", "test_after_training"):
         node.pop(key, None)
     blob = json.dumps(node, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
