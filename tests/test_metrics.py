@@ -72,3 +72,143 @@ def test_out_of_range_prediction_is_an_error_not_clipped() -> None:
         confusion_matrix(torch.tensor([0, 5]), torch.tensor([0, 1]), num_classes=3)
     with pytest.raises(ValueError, match="label values outside"):
         confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 7]), num_classes=3)
+
+
+# ---------------------------------------------------------------------------- more hand-computed cases
+from prove_lightning.evaluation.metrics import EXT, _counts_torch, confusion_counts, finalize_confusion  # noqa: E402
+
+
+def test_hand_computed_image_with_ignore_absent_and_only_predicted_class() -> None:
+    # 4 classes: 0 and 1 in gt; 2 only predicted; 3 absent everywhere; 255 ignored whatever is predicted there
+    label = np.array([[0, 0, 0, 1, 1, 255], [0, 1, 1, 1, 255, 255]], dtype=np.uint8)
+    pred = np.array([[0, 0, 2, 1, 0, 3], [0, 1, 2, 1, 2, 0]], dtype=np.uint8)
+    cm = confusion_matrix(torch.from_numpy(pred), torch.from_numpy(label), num_classes=4)
+    # gt 0: pred 0,0,2,0 -> [3,0,1,0]; gt 1: pred 1,0,1,2,1 -> [1,3,1,0]
+    assert cm.tolist() == [[3, 0, 1, 0], [1, 3, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    m = compute_metrics(pred, label, num_classes=4, class_names=["a", "b", "c", "d"])
+    iou = {"a": 3 / (4 + 4 - 3), "b": 3 / (5 + 3 - 3), "c": 0.0}
+    for k, v in iou.items():
+        assert m["per_class"][k]["IoU"] == pytest.approx(100 * v)
+    assert math.isnan(m["per_class"]["d"]["IoU"]) and math.isnan(m["per_class"]["c"]["Acc"])
+    assert m["mIoU"] == pytest.approx(100 * sum(iou.values()) / 3)  # c (union 1) counts, d (union 0) does not
+    assert m["n_classes_counted"] == 3 and m["n_pixels"] == 9 and m["n_images"] == 1
+    gt = compute_metrics(pred, label, num_classes=4, class_names=["a", "b", "c", "d"], convention="gt_present")
+    assert gt["mIoU"] == pytest.approx(100 * (iou["a"] + iou["b"]) / 2)
+    assert gt["aAcc"] == m["aAcc"] == pytest.approx(100 * 6 / 9)
+    assert m["mAcc"] == pytest.approx(100 * (3 / 4 + 3 / 5) / 2)
+
+
+def test_empty_domain_matrix_and_all_ignore_image() -> None:
+    label = np.full((3, 5), 255, dtype=np.uint8)
+    pred = np.zeros((3, 5), dtype=np.uint8)
+    m = compute_metrics(pred, label, num_classes=3, class_names=["a", "b", "c"])
+    assert m["n_pixels"] == 0 and m["n_images"] == 1
+    assert all(math.isnan(m[k]) for k in ("aAcc", "mIoU", "mAcc", "fwIoU"))
+    assert all(math.isnan(v["IoU"]) for v in m["per_class"].values())
+
+
+def test_unknown_convention_and_wrong_shapes_are_errors() -> None:
+    with pytest.raises(ValueError, match="convention"):
+        metrics_from_confusion(np.eye(2), ["a", "b"], "present")
+    with pytest.raises(ValueError, match="class names"):
+        metrics_from_confusion(np.eye(3), ["a", "b"])
+    with pytest.raises(ValueError, match="shape"):
+        compute_metrics([np.zeros((2, 3))], [np.zeros((3, 2))], num_classes=2)
+    with pytest.raises(TypeError, match="integer"):
+        confusion_matrix(torch.zeros(4), torch.zeros(4, dtype=torch.long), num_classes=2)
+
+
+@pytest.mark.parametrize(
+    ("pred", "label", "match"),
+    [
+        ([0, 1, 2], [0, 19, 1], r"label values .*\['19'\]"),  # a value in [C, 255) other than ignore
+        ([0, 1, 2], [0, -1, 1], r"label values .*\['<0'\]"),
+        ([0, 1, 2], [0, 300, 1], r"label values .*\['>255'\]"),
+        ([0, 19, 2], [0, 1, 1], r"predictions outside .*\['19'\]"),
+        ([0, -3, 2], [0, 1, 1], r"predictions outside .*\['<0'\]"),
+        ([0, 999, 2], [0, 1, 1], r"predictions outside .*\['>255'\]"),
+    ],
+)
+def test_out_of_range_values_raise_for_every_dtype_and_both_backends(pred: list, label: list, match: str) -> None:
+    p, l = torch.tensor(pred), torch.tensor(label)
+    for counts in (confusion_counts(p, l), _counts_torch(p, l)):
+        with pytest.raises(ValueError, match=match):
+            finalize_confusion(counts, 19)
+
+
+def test_prediction_on_ignore_pixels_is_not_an_error() -> None:
+    # the prediction under an ignore label never counts, whatever its value
+    cm = confusion_matrix(torch.tensor([0, 200, 19]), torch.tensor([0, 255, 255]), num_classes=19)
+    assert cm.sum() == 1 and cm[0, 0] == 1
+
+
+# ---------------------------------------------------------------------------- independent computation
+def official_cityscapes_style(pred: np.ndarray, gt: np.ndarray, n: int, ignore: int = 255) -> dict:
+    """Per-class TP / FP / FN counted class by class with boolean masks, as cityscapesScripts'
+    evalPixelLevelSemanticLabeling defines them: FP only on pixels whose ground truth is not ignored; a class
+    with TP + FP + FN == 0 is NaN and left out of the mean. Shares no code with prove_lightning.evaluation."""
+    valid = gt != ignore
+    iou, acc, gt_count = [], [], []
+    for c in range(n):
+        tp = int(np.sum((gt == c) & (pred == c)))
+        fn = int(np.sum((gt == c) & (pred != c)))
+        fp = int(np.sum((pred == c) & (gt != c) & valid))
+        denom = tp + fp + fn
+        iou.append(tp / denom if denom else float("nan"))
+        acc.append(tp / (tp + fn) if tp + fn else float("nan"))
+        gt_count.append(tp + fn)
+    iou_a, gt_a = np.array(iou), np.array(gt_count)
+    total = int(valid.sum())
+    correct = int(np.sum((gt == pred) & valid))
+    return {
+        "iou": iou_a,
+        "mIoU": float(np.nanmean(iou_a)),
+        "mIoU_gt_present": float(np.mean(iou_a[gt_a > 0])),
+        "mAcc": float(np.nanmean(np.array(acc))),
+        "aAcc": correct / total,
+        "fwIoU": float(np.nansum(gt_a / total * np.nan_to_num(iou_a))),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.int64])
+def test_equals_independent_computation_on_random_data(dtype: type) -> None:
+    rng = np.random.default_rng(123)
+    n = 19
+    preds, labels = [], []
+    for k in range(5):
+        h, w = rng.integers(7, 40, size=2)
+        gt = rng.integers(0, n - 3, size=(h, w))  # classes 16..18 never in gt
+        gt[rng.random((h, w)) < 0.15] = 255
+        pr = rng.integers(0, n - 1, size=(h, w))  # class 18 never predicted either: union 0 -> NaN
+        pr[rng.random((h, w)) < 0.5] = 0  # many pixels of other classes predicted as class 0
+        preds.append(pr.astype(dtype))
+        labels.append(gt.astype(dtype) if dtype != np.uint8 else gt.astype(np.uint8))
+    ref = official_cityscapes_style(np.concatenate([p.ravel() for p in preds]).astype(np.int64), np.concatenate([g.ravel() for g in labels]).astype(np.int64), n)
+    ours = compute_metrics(preds, labels, num_classes=n)
+    ours_iou = np.array([v["IoU"] for v in ours["per_class"].values()]) / 100
+    np.testing.assert_allclose(ours_iou, ref["iou"], rtol=1e-12, equal_nan=True)
+    assert math.isnan(ref["iou"][18]) and not math.isnan(ref["iou"][17])  # only-predicted class 16/17 counts, 18 does not
+    for key in ("mIoU", "mAcc", "aAcc", "fwIoU"):
+        assert ours[key] == pytest.approx(100 * ref[key], rel=1e-12), key
+    gtp = compute_metrics(preds, labels, num_classes=n, convention="gt_present")
+    assert gtp["mIoU"] == pytest.approx(100 * ref["mIoU_gt_present"], rel=1e-12)
+    assert gtp["mIoU"] != pytest.approx(ours["mIoU"])  # the two conventions differ on this data
+
+
+def test_device_path_and_numpy_path_agree_and_sum_like_matrices() -> None:
+    rng = np.random.default_rng(7)
+    total = torch.zeros(19, 19, dtype=torch.int64)
+    summed = torch.zeros(EXT, EXT, dtype=torch.int64)
+    for _ in range(4):
+        gt = torch.from_numpy(rng.integers(0, 19, (33, 17)).astype(np.uint8))
+        gt[torch.from_numpy(rng.random((33, 17)) < 0.1)] = 255
+        pr = torch.from_numpy(rng.integers(0, 19, (33, 17)).astype(np.uint8))
+        a, b = confusion_counts(pr, gt), _counts_torch(pr, gt)
+        assert torch.equal(a, b)
+        assert torch.equal(confusion_counts(pr.long(), gt.long()), a)
+        total += confusion_matrix(pr, gt, 19)
+        summed += a
+    assert torch.equal(finalize_confusion(summed, 19), total)
+    # a batch of per-domain histograms finalizes elementwise
+    stacked = torch.stack([summed, torch.zeros_like(summed)])
+    assert torch.equal(finalize_confusion(stacked, 19)[0], total) and finalize_confusion(stacked, 19)[1].sum() == 0

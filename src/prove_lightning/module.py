@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
+from torch.utils.data import DistributedSampler
 
 from prove_lightning.data.domains import DOMAINS
 from prove_lightning.data.labels import CITYSCAPES_CLASSES, IGNORE_INDEX
 from prove_lightning.data.sampler import sample_seed
-from prove_lightning.evaluation.inference import predict_logits
-from prove_lightning.evaluation.metrics import confusion_matrix, metrics_from_confusion
+from prove_lightning.evaluation.inference import check_inference, predict_logits
+from prove_lightning.evaluation.metrics import EXT, confusion_counts, finalize_confusion, metrics_from_confusion
+from prove_lightning.evaluation.visualize import pick_fixed_samples, prediction_grid, prediction_row
 from prove_lightning.optim import build_optimizer, build_scheduler
 
 MEAN = (123.675, 116.28, 103.53)
@@ -35,6 +39,7 @@ class SegModule(pl.LightningModule):
         miou_convention: str = "union",
         test_dataset_names: Sequence[str] = (),
         batch_hooks: Sequence[Any] = (),
+        val_images: int = 4,
     ) -> None:
         super().__init__()
         self.net = net
@@ -43,7 +48,7 @@ class SegModule(pl.LightningModule):
         self.lr, self.max_steps = lr, max_steps
         self.num_classes, self.class_names = num_classes, list(class_names)
         self.seed = seed
-        self.inference = dict(inference or {"mode": "whole"})
+        self.inference = check_inference(inference)
         self.miou_convention = miou_convention
         self.test_dataset_names = list(test_dataset_names)
         self.batch_hooks = list(batch_hooks)
@@ -53,6 +58,14 @@ class SegModule(pl.LightningModule):
         self.test_cm: torch.Tensor | None = None
         self.val_results: dict[str, Any] = {}
         self.test_image_counts: dict[tuple[int, str], int] = {}
+        #: how many fixed val images the TensorBoard grid shows (input / ground truth / prediction)
+        self.val_images = int(val_images)
+        #: set by evaluation.testing to save predictions: fn(pred (B, H, W), batch, dataloader_idx)
+        self.test_prediction_hook: Callable[[torch.Tensor, dict[str, Any], int], None] | None = None
+        self._counts: torch.Tensor | None = None  # joint histograms (..., domain, EXT, EXT), summed on the device
+        self._n_images: torch.Tensor | None = None  # images per (..., domain)
+        self._viz_pick: dict[int, int] = {}
+        self._viz_rows: dict[int, np.ndarray] = {}
 
     def normalize(self, image: torch.Tensor) -> torch.Tensor:
         return (image.float() - self.mean) / self.std
@@ -90,49 +103,104 @@ class SegModule(pl.LightningModule):
         )
         return logits.argmax(dim=1)
 
-    def _accumulate(self, cm: torch.Tensor, batch: dict[str, Any]) -> None:
+    def _owned(self, batch: dict[str, Any], dataloader: Any) -> list[bool]:
+        """Which samples of the batch this rank counts: DistributedSampler pads the last round with repeats of the
+        first samples; with shuffle off, sample i belongs to rank i % world, so repeats are dropped here."""
+        n = len(batch["domain"])
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world == 1:
+            return [True] * n
+        sampler = getattr(dataloader, "sampler", None)
+        if isinstance(sampler, DistributedSampler) and not sampler.shuffle and "index" in batch:
+            return [int(i) % world == self.global_rank for i in batch["index"]]
+        rank_zero_warn("evaluation under DDP without an unshuffled DistributedSampler: padded repeats may be counted twice")
+        return [True] * n
+
+    def _accumulate(self, counts: torch.Tensor, n_images: torch.Tensor, batch: dict[str, Any], dataloader: Any = None) -> torch.Tensor:
+        """Add the batch to per-domain joint histograms on the device (no host sync); returns the predictions."""
         label = batch["label"]
         pred = self.predict(batch["image"], tuple(label.shape[-2:]))
-        for i, domain in enumerate(batch["domain"]):
-            d = DOMAINS.index(domain)
-            cm[d] += confusion_matrix(pred[i], label[i], self.num_classes, IGNORE_INDEX)
+        for i, (domain, keep) in enumerate(zip(batch["domain"], self._owned(batch, dataloader))):
+            if keep:
+                d = DOMAINS.index(domain)
+                counts[d] += confusion_counts(pred[i], label[i])
+                n_images[d] += 1
+        return pred
 
-    def _new_cm(self, *lead: int) -> torch.Tensor:
-        return torch.zeros(*lead, len(DOMAINS), self.num_classes, self.num_classes, dtype=torch.int64, device=self.device)
+    def _new_counts(self, *lead: int) -> tuple[torch.Tensor, torch.Tensor]:
+        shape = (*lead, len(DOMAINS))
+        return (
+            torch.zeros(*shape, EXT, EXT, dtype=torch.int64, device=self.device),
+            torch.zeros(*shape, dtype=torch.int64, device=self.device),
+        )
+
+    def _reduced(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
+        """Sum over DDP ranks (all_reduce SUM via the strategy); identity on one device."""
+        if self.trainer.world_size > 1:
+            return [self.trainer.strategy.reduce(t, reduce_op="sum") for t in tensors]
+        return list(tensors)
 
     # ------------------------------------------------------------------ validation
     def on_validation_epoch_start(self) -> None:
-        self.val_cm = self._new_cm()
+        self._counts, self._n_images = self._new_counts()
+        self._viz_rows = {}
+        self._viz_pick = {}
+        dataset = getattr(self.trainer.val_dataloaders, "dataset", None) if self._trainer is not None else None
+        records = getattr(dataset, "records", None)
+        if self.val_images > 0 and records:
+            picked = pick_fixed_samples([r.domain for r in records], self.val_images)
+            self._viz_pick = {index: slot for slot, index in enumerate(picked)}
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._accumulate(self.val_cm, batch)
+        pred = self._accumulate(self._counts, self._n_images, batch, self.trainer.val_dataloaders)
+        for i, index in enumerate(batch.get("index", [])):
+            slot = self._viz_pick.get(int(index))
+            if slot is not None:
+                image = batch["image"][i].permute(1, 2, 0).cpu().numpy()
+                self._viz_rows[slot] = prediction_row(image, batch["label"][i].cpu().numpy(), pred[i].cpu().numpy())
 
     def on_validation_epoch_end(self) -> None:
-        cm = self.trainer.strategy.reduce(self.val_cm, reduce_op="sum") if self.trainer.world_size > 1 else self.val_cm
+        counts, n_images = self._reduced(self._counts, self._n_images)
+        cm = finalize_confusion(counts, self.num_classes, IGNORE_INDEX)
+        self.val_cm = cm
         total = cm.sum(dim=0)
-        results = {"all": metrics_from_confusion(total, self.class_names, self.miou_convention)}
+        results = {"all": metrics_from_confusion(total, self.class_names, self.miou_convention) | {"n_images": int(n_images.sum())}}
         self.log("val/mIoU", results["all"]["mIoU"], prog_bar=True, sync_dist=False)
         self.log("val/aAcc", results["all"]["aAcc"], sync_dist=False)
         for d, name in enumerate(DOMAINS):
-            if cm[d].sum() > 0:
-                results[name] = metrics_from_confusion(cm[d], self.class_names, self.miou_convention)
+            if int(n_images[d]) > 0:
+                results[name] = metrics_from_confusion(cm[d], self.class_names, self.miou_convention) | {"n_images": int(n_images[d])}
                 self.log(f"val_domain/mIoU_{name}", results[name]["mIoU"], sync_dist=False)
         self.val_results = results
+        self._log_prediction_grid()
+
+    def _log_prediction_grid(self) -> None:
+        if not self._viz_rows or self.trainer.sanity_checking or self.global_rank != 0:
+            return
+        grid = prediction_grid([self._viz_rows[k] for k in sorted(self._viz_rows)])
+        for lg in self.loggers:
+            experiment = getattr(lg, "experiment", None)
+            if hasattr(experiment, "add_image"):  # TensorBoard's SummaryWriter
+                experiment.add_image("val/predictions", grid, self.global_step, dataformats="HWC")
 
     # ------------------------------------------------------------------ test
     def on_test_epoch_start(self) -> None:
-        self.test_cm = self._new_cm(max(len(self.test_dataset_names), 1))
+        self._counts, self._n_images = self._new_counts(max(len(self.test_dataset_names), 1))
         self.test_image_counts = {}
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._accumulate(self.test_cm[dataloader_idx], batch)
-        for domain in batch["domain"]:
-            key = (dataloader_idx, domain)
-            self.test_image_counts[key] = self.test_image_counts.get(key, 0) + 1
+        loaders = self.trainer.test_dataloaders
+        loader = loaders[dataloader_idx] if isinstance(loaders, (list, tuple)) else loaders
+        pred = self._accumulate(self._counts[dataloader_idx], self._n_images[dataloader_idx], batch, loader)
+        if self.test_prediction_hook is not None:
+            self.test_prediction_hook(pred, batch, dataloader_idx)
 
     def on_test_epoch_end(self) -> None:
-        if self.trainer.world_size > 1:
-            self.test_cm = self.trainer.strategy.reduce(self.test_cm, reduce_op="sum")
+        counts, n_images = self._reduced(self._counts, self._n_images)
+        self.test_cm = finalize_confusion(counts, self.num_classes, IGNORE_INDEX)
+        self.test_image_counts = {
+            (t, d): int(n_images[t, j]) for t in range(n_images.shape[0]) for j, d in enumerate(DOMAINS) if int(n_images[t, j])
+        }
 
     # ------------------------------------------------------------------ optim
     def configure_optimizers(self) -> dict[str, Any]:

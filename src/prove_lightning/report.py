@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from prove_lightning.data.domains import DOMAINS
-from prove_lightning.evaluation.results import read_results
+from prove_lightning.evaluation.results import filter_results, read_results
 from prove_lightning.io import atomic_write_text
+
+METRICS = ("mIoU", "mAcc", "aAcc", "fwIoU")
+INDEX = ["stage", "strategy", "augment", "dataset", "model", "ratio", "test_dataset"]
 
 
 def domain_table(df: pd.DataFrame, stage: str | None = None, metric: str = "mIoU", final_only: bool = True) -> pd.DataFrame:
-    """Rows = (stage, strategy, augment, dataset, model, test set), columns = domains (+ all), values = metric."""
-    if stage is not None:
-        df = df[df["stage"] == stage]
+    """Rows = (stage, strategy, augment, dataset, model, ratio, test set[, step]), columns = domains (+ all), values = metric.
+
+    ``final_only`` keeps each run's highest tested step; otherwise the step joins the index (a convergence table).
+    """
+    if metric not in df.columns and not df.empty:
+        raise ValueError(f"unknown metric '{metric}'; the store has {[c for c in df.columns if c in METRICS or c.startswith(('iou_', 'acc_'))]}")
+    df = filter_results(df, stage=stage, final_only=final_only)
     if df.empty:
         return pd.DataFrame()
-    if final_only:
-        df = df[df["step"] == df.groupby("run_id")["step"].transform("max")]
-    index = ["stage", "strategy", "augment", "dataset", "model", "ratio", "test_dataset"]
-    table = df.pivot_table(index=index, columns="domain", values=metric, aggfunc="first")
+    index = INDEX if final_only else [*INDEX, "step"]
+    table = df.pivot_table(index=index, columns="domain", values=metric, aggfunc="first", dropna=False)
     cols = [d for d in (*DOMAINS, "all") if d in table.columns]
-    return table[cols].round(2)
+    return table[cols].dropna(how="all").round(2)
 
 
 def save_table(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
@@ -41,16 +47,28 @@ def _has_tabulate() -> bool:
     return True
 
 
-def print_table(output_root: str | Path, stage: str | None = None, metric: str = "mIoU", save: bool = True) -> pd.DataFrame:
-    df = read_results(output_root)
-    table = domain_table(df, stage, metric)
+def print_table(
+    output_root: str | Path,
+    stage: str | list[str] | None = None,
+    metric: str = "mIoU",
+    save: bool = True,
+    final_only: bool = True,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Print the per-domain table of the (filtered) store; with ``save`` also write tables/<name>.{csv,md}."""
+    df = read_results(output_root, stage=stage, **filters)
+    table = domain_table(df, None, metric, final_only=final_only)
+    stages = [stage] if isinstance(stage, str) else list(stage or [])
     if table.empty:
-        print(f"no results in {Path(output_root) / 'results.csv'}" + (f" for stage '{stage}'" if stage else ""))
+        given = {k: v for k, v in {"stage": stage, **filters}.items() if v is not None}
+        print(f"no results in {Path(output_root) / 'results.csv'}" + (f" matching {given}" if given else ""))
         return table
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(f"\n{metric} per test domain (final checkpoints{', stage ' + stage if stage else ''}):\n")
+    stage = "+".join(stages) if stages else None
+    with pd.option_context("display.width", 220, "display.max_columns", 40):
+        which = "final checkpoints" if final_only else "every checkpoint"
+        print(f"\n{metric} per test domain ({which}{', stage ' + stage if stage else ''}):\n")
         print(table.to_string())
     if save:
-        paths = save_table(table, Path(output_root) / "tables", f"{stage or 'all'}_{metric}_per_domain")
+        paths = save_table(table, Path(output_root) / "tables", f"{stage or 'all'}_{metric}_per_domain{'' if final_only else '_by_step'}")
         print("\nsaved: " + ", ".join(str(p) for p in paths))
     return table

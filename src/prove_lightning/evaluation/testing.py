@@ -1,4 +1,4 @@
-"""Test a checkpoint per domain on one or more test sets; write metrics JSON and results-store rows."""
+"""Test a checkpoint per domain on one or more test sets; write metrics JSON, results-store rows, optional predictions."""
 
 from __future__ import annotations
 
@@ -10,21 +10,32 @@ from typing import Any, Sequence
 
 import pytorch_lightning as pl
 import torch
-from prove_lightning.config import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from prove_lightning.config import instantiate
 from prove_lightning.data.domains import DOMAINS
 from prove_lightning.data.labels import CITYSCAPES_CLASSES
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.metrics import metrics_from_confusion
+from prove_lightning.evaluation.predictions import PredictionWriter
 from prove_lightning.evaluation.results import ResultsStore
+from prove_lightning.evaluation.testsets import TestSet, resolve_test_sets, test_set_from_config
 from prove_lightning.io import atomic_write_json
 from prove_lightning.runs.version import code_version
 
 
 def config_hash(cfg: DictConfig) -> str:
-    blob = OmegaConf.to_yaml(cfg, resolve=True, sort_keys=True)
+    """Hash of the run's resolved config without paths, run location and invocation flags: same experiment, same hash."""
+    node = OmegaConf.to_container(cfg, resolve=True)
+    for key in ("paths", "run_dir", "hydra", "ckpt_path", "test_after_training"):
+        node.pop(key, None)
+    blob = json.dumps(node, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def class_names_of(cfg: DictConfig) -> list[str]:
+    n = int(cfg.dataset.num_classes)
+    return list(CITYSCAPES_CLASSES) if n == len(CITYSCAPES_CLASSES) else [str(i) for i in range(n)]
 
 
 def build_module(cfg: DictConfig, test_dataset_names: Sequence[str] = ()) -> pl.LightningModule:
@@ -52,6 +63,33 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     return int(ckpt.get("global_step", -1))
 
 
+def test_sets_of_datamodule(cfg: DictConfig, datamodule: pl.LightningDataModule) -> list[TestSet]:
+    """The datamodule's test sources as TestSets (its own dataset keeps its config's prediction naming)."""
+    own = test_set_from_config(cfg.dataset) if "source" in cfg.dataset else None
+    out = []
+    for src in datamodule.test_sources:
+        base = own if own is not None and own.name == src.name else None
+        out.append(
+            TestSet(
+                name=src.name,
+                source=src,
+                split=base.split if base else "test",
+                pipeline=base.pipeline if base else None,
+                batch_size=int(getattr(datamodule, "eval_batch_size", 1)),
+                prediction_format=base.prediction_format if base else "trainids",
+                prediction_name=base.prediction_name if base else "{domain}/{stem}.png",
+            )
+        )
+    return out
+
+
+def _train_code_version(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "version.json").read_text()).get("code_version")
+    except (OSError, ValueError):
+        return None
+
+
 def test_checkpoint(
     cfg: DictConfig,
     ckpt_path: str | Path,
@@ -59,14 +97,31 @@ def test_checkpoint(
     store_root: str | Path | None = None,
     accelerator: str = "auto",
     progress: bool = True,
+    test_sets: Sequence[TestSet] | None = None,
+    save_predictions: bool = False,
+    num_workers: int = 0,
+    miou_convention: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the test loop on every test set of ``datamodule`` and return one row per (test set, domain) plus 'all'."""
+    """Test one checkpoint on every test set; return one row per (test set, domain with images) plus 'all'.
+
+    Test sets: ``test_sets`` if given, else the stage's ``test_datasets``, else those of ``datamodule``, else
+    the run's own dataset (:func:`resolve_test_sets`). Writes ``run_dir/test/step_N/<test set>.json`` and, with
+    ``save_predictions``, PNGs under ``run_dir/test/step_N/<test set>/pred/``; upserts rows into the store.
+    """
     run_dir = Path(cfg.run_dir)
-    if datamodule is None:
-        datamodule = instantiate(cfg.data)
-    names = datamodule.test_dataset_names
+    if test_sets is None:
+        if datamodule is not None and not OmegaConf.select(cfg, "stage.test_datasets", default=None):
+            test_sets = test_sets_of_datamodule(cfg, datamodule)
+            num_workers = num_workers or int(getattr(datamodule, "num_workers", 0))
+        else:
+            test_sets = resolve_test_sets(cfg)
+    test_sets = list(test_sets)
+    names = [t.name for t in test_sets]
     module = build_module(cfg, names)
     step = load_weights(module, ckpt_path)
+    out_dir = run_dir / "test" / f"step_{step}"
+    writer = PredictionWriter(out_dir, test_sets) if save_predictions else None
+    module.test_prediction_hook = writer
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -76,34 +131,44 @@ def test_checkpoint(
         enable_model_summary=False,
         inference_mode=True,
     )
-    trainer.test(module, datamodule=datamodule, verbose=False)
+    loaders = [t.dataloader(num_workers) for t in test_sets]
+    trainer.test(module, dataloaders=loaders, verbose=False)
+    module.test_prediction_hook = None
     cm = module.test_cm.cpu()
-    convention = cfg.eval.miou_convention
-    version = code_version()
-    chash = config_hash(cfg)
-    now = time.strftime("%Y-%m-%dT%H:%M:%S")
-    rows: list[dict[str, Any]] = []
-    class_names = list(CITYSCAPES_CLASSES) if cfg.dataset.num_classes == len(CITYSCAPES_CLASSES) else [str(i) for i in range(cfg.dataset.num_classes)]
+    convention = miou_convention or cfg.eval.miou_convention
+    version = code_version()["code_version"]
+    provenance = {
+        "config_hash": config_hash(cfg),
+        "code_version": version,
+        "train_code_version": _train_code_version(run_dir),
+        "ckpt_path": str(Path(ckpt_path).resolve()),
+        "run_dir": str(run_dir),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    class_names = class_names_of(cfg)
     ratio = OmegaConf.select(cfg, "strategy.ratio", default=None)
-    for t, tname in enumerate(names):
+    rows: list[dict[str, Any]] = []
+    for t, ts in enumerate(test_sets):
         per_domain: dict[str, Any] = {}
         counts = {d: module.test_image_counts.get((t, d), 0) for d in DOMAINS}
         for d, dname in enumerate(DOMAINS):
-            if counts[dname] == 0:
-                continue
-            per_domain[dname] = metrics_from_confusion(cm[t, d], class_names, convention) | {"n_images": counts[dname]}
+            if counts[dname]:
+                per_domain[dname] = metrics_from_confusion(cm[t, d], class_names, convention) | {"n_images": counts[dname]}
         per_domain["all"] = metrics_from_confusion(cm[t].sum(0), class_names, convention) | {"n_images": sum(counts.values())}
-        out = {
-            "checkpoint": str(Path(ckpt_path).resolve()),
+        record = {
+            "checkpoint": provenance["ckpt_path"],
             "step": step,
-            "test_dataset": tname,
+            "test_dataset": ts.name,
+            "test_split": ts.split,
             "miou_convention": convention,
-            "code_version": version["code_version"],
-            "config_hash": chash,
-            "time": now,
+            "inference": dict(module.inference),
+            **{k: v for k, v in provenance.items() if k != "ckpt_path"},
+            "test_set": ts.describe(),
+            "predictions": writer.summary(t) if writer else None,
+            "confusion_matrix": {d: cm[t, DOMAINS.index(d)].tolist() for d in per_domain if d != "all"},
             "domains": per_domain,
         }
-        atomic_write_json(run_dir / "test" / f"step_{step}" / f"{tname}.json", out)
+        atomic_write_json(out_dir / f"{ts.name}.json", record)
         for dname, m in per_domain.items():
             row = {
                 "run_id": str(cfg.run_relpath),
@@ -116,7 +181,7 @@ def test_checkpoint(
                 "loss": cfg.loss.name,
                 "seed": cfg.seed,
                 "step": step,
-                "test_dataset": tname,
+                "test_dataset": ts.name,
                 "domain": dname,
                 "n_images": m["n_images"],
                 "aAcc": m["aAcc"],
@@ -126,43 +191,53 @@ def test_checkpoint(
             }
             row.update({f"iou_{c}": v["IoU"] for c, v in m["per_class"].items()})
             row.update({f"acc_{c}": v["Acc"] for c, v in m["per_class"].items()})
-            row.update(
-                {
-                    "n_pixels": m["n_pixels"],
-                    "miou_convention": convention,
-                    "config_hash": chash,
-                    "code_version": version["code_version"],
-                    "ckpt_path": str(Path(ckpt_path).resolve()),
-                    "run_dir": str(run_dir),
-                    "time": now,
-                }
-            )
+            row.update({"n_pixels": m["n_pixels"], "n_classes_counted": m["n_classes_counted"], "miou_convention": convention})
+            row.update({"test_split": ts.split, "inference": module.inference.get("mode", "whole"), **provenance})
             rows.append(row)
     if store_root is not None:
         ResultsStore(store_root).upsert(rows)
     return rows
 
 
-def format_table(rows: list[dict[str, Any]], title: str = "") -> str:
-    """A per-domain mIoU table as text (rich), one column per domain."""
+def _rich_table(title: str, columns: list[str], body: list[list[str]]) -> str:
     from io import StringIO
 
     from rich.console import Console
     from rich.table import Table
 
-    domains = [d for d in (*DOMAINS, "all") if any(r["domain"] == d for r in rows)]
     table = Table(title=title or None)
-    table.add_column("run")
-    table.add_column("test set")
-    for d in domains:
-        table.add_column(d, justify="right")
-    groups: dict[tuple, dict[str, float]] = {}
-    for r in rows:
-        groups.setdefault((r["run_id"], r["test_dataset"]), {})[r["domain"]] = r["mIoU"]
-    for (run, tset), vals in groups.items():
-        table.add_row(run, tset, *[f"{vals[d]:.1f}" if d in vals else "-" for d in domains])
+    for i, c in enumerate(columns):
+        table.add_column(c, justify="left" if i < 2 else "right")
+    for r in body:
+        table.add_row(*r)
     buf = StringIO()
-    Console(file=buf, width=200, force_terminal=False).print(table)
+    Console(file=buf, width=220, force_terminal=False).print(table)
     return buf.getvalue()
 
 
+def _domains_in(rows: list[dict[str, Any]]) -> list[str]:
+    return [d for d in (*DOMAINS, "all") if any(r["domain"] == d for r in rows)]
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None or v != v else f"{v:.1f}"
+
+
+def format_table(rows: list[dict[str, Any]], title: str = "", metric: str = "mIoU") -> str:
+    """A per-domain table as text (rich): one line per (run, test set), one column per domain."""
+    domains = _domains_in(rows)
+    groups: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["test_dataset"]), {})[r["domain"]] = r[metric]
+    body = [[run, tset, *[_fmt(vals.get(d)) for d in domains]] for (run, tset), vals in groups.items()]
+    return _rich_table(title, ["run", "test set", *domains], body)
+
+
+def format_convergence(rows: list[dict[str, Any]], title: str = "", metric: str = "mIoU") -> str:
+    """Convergence table: one line per (test set, checkpoint step), one column per domain."""
+    domains = _domains_in(rows)
+    groups: dict[tuple, dict[str, float]] = {}
+    for r in rows:
+        groups.setdefault((r["test_dataset"], int(r["step"])), {})[r["domain"]] = r[metric]
+    body = [[tset, str(step), *[_fmt(vals.get(d)) for d in domains]] for (tset, step), vals in sorted(groups.items())]
+    return _rich_table(title, ["test set", "step", *domains], body)
