@@ -306,3 +306,44 @@ def make_stratified(root: Path, datasets: tuple[str, ...] = tuple(STRATIFIED), d
                     else:
                         save(lp, ids)
     return root
+
+
+# ----------------------------------------------------------------------------------------- all of them
+def build_all(root: Path) -> dict[str, list[str]]:
+    """Every good fixture tree under ``root``; {case: Hydra overrides that point the dataset config at it}."""
+    make_cityscapes(root / "cityscapes")
+    make_acdc(root / "acdc")
+    _, bdd_expected = make_bdd10k(root / "bdd100k")
+    write_domain_csv(root / "bdd_domains.csv", [(name, "clear_day") for name, dom in bdd_expected.items() if dom is None])
+    make_iddaw(root / "IDDAW")
+    make_iddaw(root / "IDDAW_level3", label_types=("level3Id",))
+    _, keys = make_mapillary(root / "mapillary_vistas")
+    write_domain_csv(root / "mapillary_domains.csv", [(k, ("clear_day", "night", "rainy")[i % 3]) for i, k in enumerate(keys)])
+    _, keys20 = make_mapillary(root / "mapillary_v2", layout="v2.0")
+    write_domain_csv(root / "mapillary_v2_domains.csv", [(f"{k}.jpg", ("cloudy", "snowy")[i % 2]) for i, k in enumerate(keys20)])
+    _, paths = make_outside15k(root / "OUTSIDE15k")
+    write_domain_csv(root / "outside15k_domains.csv", [(p, ("clear_day", "dawn_dusk")[i % 2]) for i, p in enumerate(paths)])
+    make_stratified(root / "FINAL_SPLITS")
+    cases = {
+        "cityscapes": ["dataset=cityscapes", f"paths.cityscapes_root={root}/cityscapes"],
+        "cityscapes_trainids": ["dataset=cityscapes", f"paths.cityscapes_root={root}/cityscapes", "dataset.source.label_type=labelTrainIds"],
+        "acdc": ["dataset=acdc", f"paths.acdc_root={root}/acdc"],
+        "acdc_labelids": ["dataset=acdc", f"paths.acdc_root={root}/acdc", "dataset.source.label_type=labelIds"],
+        "bdd10k": ["dataset=bdd10k", f"paths.bdd10k_root={root}/bdd100k", f"dataset.source.domain_csv={root}/bdd_domains.csv", f"paths.cache_root={root}/cache"],
+        "iddaw": ["dataset=iddaw", f"paths.iddaw_root={root}/IDDAW"],
+        "iddaw_level3": ["dataset=iddaw", f"paths.iddaw_root={root}/IDDAW_level3"],
+        "mapillary": ["dataset=mapillary", f"paths.mapillary_root={root}/mapillary_vistas", f"dataset.source.domain_csv={root}/mapillary_domains.csv"],
+        "mapillary_v2": ["dataset=mapillary", f"paths.mapillary_root={root}/mapillary_v2", f"dataset.source.domain_csv={root}/mapillary_v2_domains.csv", "dataset.label_variant=rein"],
+        "outside15k": ["dataset=outside15k", f"paths.outside15k_root={root}/OUTSIDE15k", f"dataset.source.domain_csv={root}/outside15k_domains.csv"],
+    }
+    for ds in ("bdd10k", "iddaw", "mapillary", "outside15k", "acdc", "cityscapes"):
+        cases[f"{ds}_stratified"] = [f"dataset={ds}_stratified", f"paths.stratified_root={root}/FINAL_SPLITS"]
+    return cases
+
+
+def source_for(overrides: list[str]):  # noqa: ANN201
+    """The dataset adapter a run with these overrides would build."""
+    from prove_lightning.config import compose, instantiate
+
+    cfg = compose("train", overrides)
+    return instantiate(cfg.dataset.source)

@@ -83,7 +83,7 @@ def check_pair(rec: SampleRecord, mapping: LabelMapping, decode_images: bool = T
         probs.append(Problem("size_mismatch", rec.image, f"list says {listed[0]}x{listed[1]}, file is {size[0]}x{size[1]}"))
     bad = mapping.unknown_values(raw)
     if bad:
-        probs.append(Problem("unknown_label_values", rec.label, f"values {bad[:10]} are not ids of '{mapping.name}' (known: {mapping.known_summary()})"))
+        probs.append(Problem("unknown_label_values", rec.label, f"values {bad[:10]} are not ids of the '{mapping.name}' label set (known: {mapping.known_summary()})"))
     return probs
 
 
