@@ -4,6 +4,7 @@ their sources, label files and tables, policies for untagged and unpaired images
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -214,3 +215,22 @@ def test_datamodule_carves_val_from_train_and_tests_on_every_domain(trees) -> No
     audit = json.loads(json.dumps(dm.describe(), default=str))
     assert audit["sources"]["acdc"]["splits"] == {"train": "train", "val": None, "test": "val"}
     assert audit["sources"]["acdc"]["indexed"]["test"]["domain_sources"] == {"path": 4}
+
+
+def test_a_separate_val_split_is_used_as_is_and_never_the_test_split(tmp_path: Path) -> None:
+    from prove_lightning.config import instantiate
+
+    root = F.make_stratified(tmp_path / "FINAL_SPLITS", datasets=("BDD10k",))
+    shutil.copytree(root / "test", root / "val")
+    for p in (root / "val").rglob("*.*"):
+        p.rename(p.with_name("v_" + p.name))  # different images from test
+    cfg = compose("train", ["stage=s2", "dataset=bdd10k_stratified", f"paths.stratified_root={root}", "dataset.source.splits.val=val"])
+    cfg.pop("hydra")
+    dm = instantiate(cfg.data)
+    dm.index()
+    assert dm.source.has_val_split
+    assert len(dm.val_records) == 3 and all(r.image.name.startswith("v_") and "/val/" in str(r.image) for r in dm.val_records)
+    assert len(dm.train_records) == 9  # nothing carved from train
+    # pointing val at the test folder is refused at config time
+    with pytest.raises(ConfigError, match="one purpose only"):
+        F.source_for(["dataset=bdd10k_stratified", f"paths.stratified_root={root}", "dataset.source.splits.val=test"])

@@ -4,7 +4,8 @@ The domain is the folder name (domain_source ``folder``). The label of image ``{
 is ``{stem}{label_suffix}.png`` or, failing that, ``{stem}.png`` in the same domain folder of labels/, so
 trees whose label names differ from the image names (ACDC's ``_rgb_anon`` / ``_gt_labelIds``) pair too.
 Labels keep their dataset's own encoding: ``label_mapping`` names the table (conf/dataset/*_stratified.yaml).
-There is no val split: the datamodule carves one from train; test is the test folder, every domain.
+SWIFT's tree has no val split: the datamodule carves one from train; test is the test folder, every domain.
+A tree with its own ``val/`` folder is used with ``splits: {train: train, val: val, test: test}``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _strip(stem: str, suffix: str) -> str:
 class StratifiedSource(PairedSource):
     """Any dataset in the stratified layout; ``dataset_dir`` is its folder name (BDD10k, IDD-AW, ...)."""
 
-    LABELLED_SPLITS = ("train", "test")
+    LABELLED_SPLITS = ("train", "val", "test")
     DEFAULT_SPLITS = {"train": "train", "val": None, "test": "test"}
     ROOT_HINT = "set paths.stratified_root (env PROVE_STRATIFIED_ROOT, default ${paths.data_root}/FINAL_SPLITS) to the folder holding train/ and test/"
 
