@@ -44,7 +44,9 @@ def print_report(report, console, max_list: int) -> None:  # noqa: ANN001
 
     splits = list(report.counts)
     domains = [d for d in DOMAINS if any(report.counts[s].get(d) for s in splits)]
-    table = Table(title=f"{report.dataset}: images per split and domain (labels: {report.label_mapping})")
+    src = report.source
+    console.print(f"[bold]{report.dataset}[/] ({src.get('adapter', '?')}) at {src.get('root', '?')}; labels: {report.label_mapping}", highlight=False)
+    table = Table(title="images per split and domain")
     table.add_column("split")
     for d in domains:
         table.add_column(d, justify="right")
@@ -52,8 +54,8 @@ def print_report(report, console, max_list: int) -> None:  # noqa: ANN001
     table.add_column("domain source")
     for s in splits:
         c = report.counts[s]
-        src = ", ".join(f"{k} {v}" for k, v in report.domain_sources[s].most_common())
-        table.add_row(s, *[str(c.get(d, 0)) for d in domains], str(sum(c.values())), src)
+        how = ", ".join(f"{k} {v}" for k, v in report.domain_sources[s].most_common())
+        table.add_row(s, *[str(c.get(d, 0)) for d in domains], str(sum(c.values())), how)
     console.print(table)
     for note in report.notes:
         console.print(f"  {note}")

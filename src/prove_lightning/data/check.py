@@ -44,6 +44,7 @@ class Problem:
 class CheckReport:
     dataset: str
     label_mapping: str
+    source: dict[str, Any] = field(default_factory=dict)  # the adapter's describe()
     counts: dict[str, Counter] = field(default_factory=dict)  # split -> domain -> images
     domain_sources: dict[str, Counter] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -94,7 +95,7 @@ def check_source(
     progress: Callable[[Iterable[Any], int, str], Iterable[Any]] | None = None,
 ) -> CheckReport:
     """Scan every mapped split of ``source`` and check every pair; nothing raised for data problems."""
-    report = CheckReport(dataset=source.name, label_mapping="?")
+    report = CheckReport(dataset=source.name, label_mapping="?", source=source.describe())
     try:
         mapping = get_label_mapping(source.label_mapping)
         report.label_mapping = mapping.name

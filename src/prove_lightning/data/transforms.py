@@ -1,8 +1,10 @@
 """Train and test pipelines on numpy arrays, every random choice drawn from an explicit per-sample generator.
 
-The train pipeline is MMSeg's recipe (random resize of a reference scale, random crop with cat_max_ratio,
-pad with 255, flip, photometric distortion), but it picks the crop window first and resamples only that
-window with one affine warp, so a 2048x1024 image costs about as much as its decode.
+The train pipeline is MMSeg's recipe as the old pipeline ran it (RandomResize of (2048, 1024) by [0.5, 2.0],
+RandomCrop with cat_max_ratio 0.75, Pad 0 / 255, RandomFlip 0.5, PhotoMetricDistortion), but it picks the
+crop window first and resamples only that window, so a 2048x1024 sample costs about 1.08x its decode
+(benchmarks/bench_train_pipeline.py). It draws the same random numbers as the literal recipe in
+data/transforms_reference.py and gives the same sample (tests/test_datasets_transforms.py).
 Explicit generators make a sample a pure function of (seed, step, slot): resume and worker count do not
 change what the model sees.
 """
