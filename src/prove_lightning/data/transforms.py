@@ -105,7 +105,7 @@ class TrainPipeline:
         ]
         if self.photometric:
             steps.append("PhotoMetricDistortion(brightness 32, contrast 0.5-1.5, saturation 0.5-1.5, hue 18)")
-        steps.append("crop-first: only the crop window is resampled")
+        steps.append(f"crop-first: only the crop window is resampled (window within {self.subpixel_tolerance:.4g} px of the whole-image resize)")
         return steps
 
     # --- the random choices, shared with the literal reference implementation
