@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
-
 import numpy as np
 
 from prove_lightning.errors import DataError
