@@ -52,7 +52,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_label(path: str | os.PathLike) -> np.ndarray:
-    """Raw label ids (H, W) as stored: palette PNGs give indices, 16-bit PNGs give uint16, 3-channel labels give channel 0."""
+    """Raw label ids (H, W) as stored: palette PNGs give indices, 16-bit PNGs give int32, 3-channel labels (equal channels) give channel 0."""
     try:
         with Image.open(path) as im:
             if im.mode in ("P", "L"):
@@ -60,7 +60,13 @@ def read_label(path: str | os.PathLike) -> np.ndarray:
             elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im).astype(np.int32)
             elif im.mode in ("RGB", "RGBA"):
-                arr = np.asarray(im)[..., 0]
+                rgb = np.asarray(im)
+                arr = rgb[..., 0]
+                if not (np.array_equal(arr, rgb[..., 1]) and np.array_equal(arr, rgb[..., 2])):
+                    raise DataError(
+                        f"{path}: 3-channel label whose channels differ, i.e. a colour-coded label; ids are "
+                        f"never guessed from colours: use the dataset's id masks (e.g. Mapillary's palette PNGs)"
+                    )
             else:
                 arr = np.asarray(im.convert("L"))
     except FileNotFoundError:

@@ -97,6 +97,13 @@ class SegDataModule(pl.LightningDataModule):
             )
         self.val_records = [r for r in own_val if r.domain in self.val_domains]
         self.test_records = {src.name: src.records("test") for src in self.test_sources}
+        # model selection never sees a test image (the old pipeline validated on its test split)
+        leaked = {r.image for r in [*self.val_records, *self.train_records]} & {r.image for recs in self.test_records.values() for r in recs}
+        if leaked:
+            raise DataError(
+                f"dataset '{self.source.name}': {len(leaked)} test images are also in train/val (e.g. {sorted(leaked)[0]}); "
+                f"fix dataset.source.splits so the test split is separate"
+            )
         mappings = {src.name: get_label_mapping(src.label_mapping) for src in [self.source, *self.test_sources]}
         self.label_mappings = mappings
         self._indexed = True
@@ -156,6 +163,8 @@ class SegDataModule(pl.LightningDataModule):
                 **{f"test/{k}": dict(Counter(r.domain for r in v)) for k, v in self.test_records.items()},
             },
             "pipelines": {"train_real": self.train_pipeline.describe(), "test": self.test_pipeline.describe()},
+            # what the adapter did: layout, label table, domain sources, images left out by policy
+            "sources": {s.name: s.describe() for s in dict.fromkeys([self.source, *self.test_sources])},
             "batch_size": self.batch_size,
             "seed": self.seed,
         }

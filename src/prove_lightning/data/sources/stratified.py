@@ -1,19 +1,35 @@
-"""The stratified layout {root}/{train,test}/{images,labels}/{Dataset}/{domain}/ (SWIFT / old PROVE default)."""
+"""The stratified layout {root}/{train,test}/{images,labels}/{Dataset}/{domain}/ (SWIFT / the old pipeline's default).
+
+The domain is the folder name (domain_source ``folder``). The label of image ``{stem}{image_suffix}.{jpg,png}``
+is ``{stem}{label_suffix}.png`` or, failing that, ``{stem}.png`` in the same domain folder of labels/, so
+trees whose label names differ from the image names (ACDC's ``_rgb_anon`` / ``_gt_labelIds``) pair too.
+Labels keep their dataset's own encoding: ``label_mapping`` names the table (conf/dataset/*_stratified.yaml).
+SWIFT's tree has no val split: the datamodule carves one from train; test is the test folder, every domain.
+A tree with its own ``val/`` folder is used with ``splits: {train: train, val: val, test: test}``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping, Sequence
 
 from prove_lightning.data.domains import DOMAINS
-from prove_lightning.data.records import SampleRecord
-from prove_lightning.data.sources.base import DatasetSource
-from prove_lightning.errors import DataError
+from prove_lightning.data.sources.base import Found, PairedSource, index_by, pair
+from prove_lightning.errors import ConfigError, DataError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 
 
-class StratifiedSource(DatasetSource):
-    """Domain = the folder name; the label of ``x.jpg`` is ``labels/.../x.png`` (or any same-stem file)."""
+def _strip(stem: str, suffix: str) -> str:
+    return stem[: -len(suffix)] if suffix and stem.endswith(suffix) else stem
+
+
+class StratifiedSource(PairedSource):
+    """Any dataset in the stratified layout; ``dataset_dir`` is its folder name (BDD10k, IDD-AW, ...)."""
+
+    LABELLED_SPLITS = ("train", "val", "test")
+    DEFAULT_SPLITS = {"train": "train", "val": None, "test": "test"}
+    ROOT_HINT = "set paths.stratified_root (env PROVE_STRATIFIED_ROOT, default ${paths.data_root}/FINAL_SPLITS) to the folder holding train/ and test/"
 
     def __init__(
         self,
@@ -22,36 +38,43 @@ class StratifiedSource(DatasetSource):
         name: str | None = None,
         label_mapping: str = "trainids",
         label_suffix: str = "",
-        domains: list[str] | tuple[str, ...] | None = None,
+        image_suffix: str = "",
+        domains: Sequence[str] | None = None,
+        splits: Mapping[str, str | None] | None = None,
+        on_unpaired: str = "error",
     ) -> None:
-        self.root = Path(root)
+        super().__init__(root, name or dataset_dir.lower().replace("-", ""), splits, None, "error", on_unpaired, label_mapping=label_mapping)
         self.dataset_dir = dataset_dir
-        self.name = name or dataset_dir.lower().replace("-", "")
-        self.label_mapping = label_mapping
-        self.label_suffix = label_suffix
+        self.label_suffix, self.image_suffix = label_suffix, image_suffix
+        bad = [d for d in domains or () if d not in DOMAINS]
+        if bad:
+            raise ConfigError(f"dataset.source.domains: {bad} are not domain names {list(DOMAINS)}")
         self.domains = tuple(domains) if domains else DOMAINS
 
-    def records(self, split: str) -> list[SampleRecord]:
-        if split == "val":
-            return []
-        self.require_dir(self.root, f"data root of dataset '{self.name}'", "set paths.data_root (or PROVE_DATA_ROOT) to the folder holding train/ and test/")
+    def find(self, official: str) -> tuple[list[Found], list[Path]]:
         img_root = self.require_dir(
-            self.root / split / "images" / self.dataset_dir,
-            f"{split} images of dataset '{self.name}'",
-            f"expected the stratified layout {{root}}/{split}/images/{self.dataset_dir}/{{domain}}/",
+            self.root / official / "images" / self.dataset_dir,
+            f"{official} images of dataset '{self.name}'",
+            f"expected the stratified layout {{root}}/{official}/images/{self.dataset_dir}/{{domain}}/; {self.ROOT_HINT}",
         )
-        lab_root = self.root / split / "labels" / self.dataset_dir
-        out: list[SampleRecord] = []
-        unknown = sorted(p.name for p in img_root.iterdir() if p.is_dir() and p.name not in DOMAINS)
-        if unknown:
-            raise DataError(f"{img_root}: folders {unknown} are not domain names; rename them to one of {list(DOMAINS)}")
+        lab_root = self.root / official / "labels" / self.dataset_dir
+        for folder in (img_root, lab_root):
+            unknown = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in DOMAINS) if folder.is_dir() else []
+            if unknown:
+                raise DataError(f"{folder}: folders {unknown} are not domain names; rename them to one of {list(DOMAINS)}")
+        found_all: list[Found] = []
+        orphans_all: list[Path] = []
         for domain in self.domains:
             d = img_root / domain
             if not d.is_dir():
                 continue
-            for img in sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS):
-                label = lab_root / domain / f"{img.stem}{self.label_suffix}.png"
-                out.append(SampleRecord(image=img, label=label, dataset=self.name, domain=domain, split=split, domain_source="folder"))
-        if not out:
-            raise DataError(f"{img_root}: no images found in any domain folder; check the dataset root")
-        return out
+            images = index_by(sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS), lambda p: _strip(p.stem, self.image_suffix))
+            ld = lab_root / domain
+            labels = index_by(sorted(ld.glob("*.png")), lambda p: _strip(p.stem, self.label_suffix)) if ld.is_dir() else {}
+            found, orphans = pair(images, labels, domain=domain, domain_source="folder")
+            found_all += found
+            orphans_all += orphans
+        return found_all, orphans_all
+
+    def describe(self) -> dict:
+        return {**super().describe(), "layout": "stratified", "dataset_dir": self.dataset_dir}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prove_lightning.data.records import SampleRecord
 from prove_lightning.data.sources.stratified import StratifiedSource
 from prove_lightning.data.toycity import DATASET_DIR, ToyCitySpec, ensure_toycity
 
@@ -15,7 +14,6 @@ class ToyCitySource(StratifiedSource):
         self.cache_root = Path(root)
         super().__init__(root=self.cache_root / self.spec.key(), dataset_dir=DATASET_DIR, name="toycity")
 
-    def records(self, split: str) -> list[SampleRecord]:
-        if split != "val":
-            ensure_toycity(self.cache_root, self.spec)
-        return super().records(split)
+    def check_root(self) -> None:
+        ensure_toycity(self.cache_root, self.spec)  # generate on first use (locked, atomic)
+        super().check_root()
