@@ -129,7 +129,7 @@ def test_cli_retests_replace_rows_and_writes_cityscapes_labelids(trained) -> Non
     before = read_results(cfg.paths.output_root)
     args = [
         f"run_dir={run_dir}", "ckpt=[6]", "test_datasets=[toycity,stratified]", "accelerator=cpu", "num_workers=0",
-        "progress=false", "save_predictions=true", f"paths.data_root={fixture_root}", f"paths.cache_root={cfg.paths.cache_root}",
+        "progress=false", "save_predictions=true", f"paths.stratified_root={fixture_root}", f"paths.cache_root={cfg.paths.cache_root}",
         f"paths.output_root={cfg.paths.output_root}",
         "+test_dataset_overrides.stratified.name=fixture", "+test_dataset_overrides.stratified.source.dataset_dir=Fixture",
         "+test_dataset_overrides.toycity.prediction_format=cityscapes_labelids",

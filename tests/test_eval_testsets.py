@@ -59,7 +59,7 @@ def test_prediction_writer_writes_pngs_and_refuses_name_clashes(tmp_path: Path) 
 
 
 def test_compose_any_dataset_option_with_given_paths(tmp_path: Path) -> None:
-    ds = compose_dataset("stratified", {"data_root": str(tmp_path), "cache_root": "c", "output_root": "o", "weights_root": "w"},
+    ds = compose_dataset("stratified", {"data_root": "d", "stratified_root": str(tmp_path), "cache_root": "c", "output_root": "o", "weights_root": "w"},
                          {"name": "bdd10k", "source": {"dataset_dir": "BDD10k"}})
     assert ds.source.root == str(tmp_path) and ds.source.name == "bdd10k" and ds.source.dataset_dir == "BDD10k"
     assert ds.prediction_format == "trainids" and ds.test_split == "test"

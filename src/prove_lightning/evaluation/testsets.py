@@ -91,15 +91,18 @@ def compose_dataset(option: str, paths: DictConfig | Mapping[str, Any], override
     """The dataset group option ``option`` (with its defaults list) resolved against ``paths``, plus ``overrides``."""
     if option not in dataset_options():
         raise ConfigError(f"test dataset '{option}' is not an option of conf/dataset/; known: {dataset_options()}")
-    node = _compose_group("dataset", option)
-    root = OmegaConf.create({"paths": OmegaConf.to_container(OmegaConf.create(dict(paths)), resolve=True), "dataset": node})
+    node, default_paths = _compose_group("dataset", option)
+    # the given paths win; roots they lack (e.g. a run saved before a root existed) keep today's defaults
+    given = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(dict(paths)), resolve=True))
+    merged_paths = OmegaConf.merge(default_paths, given)
+    root = OmegaConf.create({"paths": merged_paths, "dataset": node})
     if overrides:
         root.dataset = OmegaConf.merge(root.dataset, OmegaConf.create(dict(overrides)))
     ds = OmegaConf.create(OmegaConf.to_container(root, resolve=True)["dataset"])
     return ds
 
 
-def _compose_group(group: str, option: str) -> DictConfig:
+def _compose_group(group: str, option: str) -> tuple[DictConfig, DictConfig]:
     """Compose one group option alone (Hydra handles its defaults list), inside or outside a running Hydra app."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -112,7 +115,9 @@ def _compose_group(group: str, option: str) -> DictConfig:
             cfg = compose(config_name="eval", overrides=overrides)
     node = cfg[group]
     OmegaConf.set_struct(node, False)
-    return node
+    paths = cfg.paths
+    OmegaConf.set_struct(paths, False)
+    return node, paths
 
 
 def resolve_test_sets(
