@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Sequence
 
 import torch
@@ -47,6 +48,9 @@ class SegModule(pl.LightningModule):
         self.miou_convention = miou_convention
         self.test_dataset_names = list(test_dataset_names)
         self.batch_hooks = list(batch_hooks)
+        # how many training samples each std_* op touched (from the batches' 'augment' entries); saved in
+        # checkpoints so a resumed run keeps counting, written to audit.json after training
+        self.augment_counts: Counter[str] = Counter()
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
         self.val_cm: torch.Tensor | None = None
@@ -68,6 +72,7 @@ class SegModule(pl.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         for hook in self.batch_hooks:
             batch = hook(batch, self.global_step)
+        self._count_augment(batch)
         outputs = self(batch["image"])
         terms = self.loss(outputs, batch["label"])
         bs = batch["image"].shape[0]
@@ -76,6 +81,24 @@ class SegModule(pl.LightningModule):
             if k != "loss":
                 self.log(f"train/loss_{k}", v, batch_size=bs)
         return terms["loss"]
+
+    def _count_augment(self, batch: dict[str, Any]) -> None:
+        entries = batch.get("augment")
+        if not entries:
+            return
+        in_batch: Counter[str] = Counter()
+        for entry in entries:
+            in_batch.update({part.split(":", 1)[0] for part in entry.split(";") if part})
+        self.augment_counts["samples"] += len(entries)
+        self.augment_counts.update(in_batch)
+        for op, k in in_batch.items():
+            self.log(f"train_augment/{op}", k / len(entries), batch_size=len(entries))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["augment_counts"] = dict(self.augment_counts)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.augment_counts = Counter(checkpoint.get("augment_counts", {}))
 
     # ------------------------------------------------------------------ eval helpers
     def predict(self, image: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
