@@ -76,6 +76,14 @@ class Mask2FormerSeg(nn.Module):
         return model_losses
 
 
+def mask2former_config(num_classes: int, backbone: Mapping[str, Any], decoder: Mapping[str, Any] | None = None) -> Any:
+    """The transformers Mask2FormerConfig (Swin backbone config inside) that ``build_mask2former`` builds from."""
+    from transformers import Mask2FormerConfig, SwinConfig
+
+    swin = SwinConfig(**plain(dict(backbone)), out_features=["stage1", "stage2", "stage3", "stage4"])
+    return Mask2FormerConfig(backbone_config=swin, num_labels=num_classes, ignore_value=IGNORE_INDEX, **plain(dict(decoder or {})))
+
+
 def build_mask2former(
     num_classes: int,
     backbone: Mapping[str, Any],
@@ -86,11 +94,9 @@ def build_mask2former(
     name: str = "mask2former",
 ) -> SegNet:
     """Mask2Former with ``SwinConfig(**backbone)`` and ``Mask2FormerConfig(**decoder)``, num_labels = num_classes."""
-    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+    from transformers import Mask2FormerForUniversalSegmentation
 
-    swin = SwinConfig(**plain(dict(backbone)), out_features=["stage1", "stage2", "stage3", "stage4"])
-    config = Mask2FormerConfig(backbone_config=swin, num_labels=num_classes, ignore_value=IGNORE_INDEX, **plain(dict(decoder or {})))
-    hf = Mask2FormerForUniversalSegmentation(config)
+    hf = Mask2FormerForUniversalSegmentation(mask2former_config(num_classes, backbone, decoder))
     if pretrained:
         load_pretrained(hf.model.pixel_level_module.encoder, weights_path, name, hub=hub)
     return SegNet(Mask2FormerSeg(hf, num_classes), num_classes=num_classes, stride=32, backbone_prefixes=("hf.model.pixel_level_module.encoder.",))

@@ -92,7 +92,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str,
                 best = matched
     if not best:
         raise ConfigError(f"{source}: none of its {len(state)} tensors match the backbone of '{model_name}'; is it the right file?")
-    module.load_state_dict(best, strict=False)
+    # nn.Module's own method: some encoders override load_state_dict for their checkpoint format (without strict)
+    nn.Module.load_state_dict(module, best, strict=False)
     counts = {"loaded": len(best), "expected": len(own), "skipped": len(state) - len(best)}
     if len(best) < len(own):
         log.warning("%s: loaded %d of %d backbone tensors of '%s'", source, len(best), len(own), model_name)
