@@ -45,7 +45,7 @@ def affine(image: np.ndarray, label: np.ndarray, rotate: float = 0.0, shear_x: f
 
 
 def _pil(fn: Callable[[Image.Image], Image.Image]) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda img: np.asarray(fn(Image.fromarray(img)))
+    return lambda img: np.array(fn(Image.fromarray(img)))  # a writable copy (torch.from_numpy later)
 
 
 def _enhance(cls: type, factor: float) -> Callable[[np.ndarray], np.ndarray]:
