@@ -3,7 +3,8 @@
 conf/loss/ picks them: ``loss=lovasz`` makes Lovasz-softmax the main loss, ``loss=aux_lovasz`` keeps CE as the
 main loss and adds 0.3 x Lovasz. Lovasz and focal are smp's implementations; the boundary loss is ours (smp
 and torchmetrics have no semantic-boundary loss that understands ignore pixels).
-Every term returns 0 (with a gradient path) when a batch has no labelled pixel, never NaN.
+Every term returns 0 (with a gradient path) when a batch has no labelled pixel, never NaN; CE and boundary
+do so without a host-device synchronisation (smp's Lovasz and focal index by mask, which synchronises anyway).
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ def _no_valid(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> t
     return logits.sum() * 0.0
 
 
-class CrossEntropy(nn.CrossEntropyLoss):
-    """Pixel cross-entropy averaged over labelled pixels."""
+class CrossEntropy(nn.Module):
+    """Pixel cross-entropy averaged over labelled pixels (0 when there are none), without a host-device sync."""
 
-    def __init__(self, ignore_index: int = IGNORE_INDEX, **kw: Any) -> None:
-        super().__init__(ignore_index=ignore_index, **kw)
+    def __init__(self, ignore_index: int = IGNORE_INDEX, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        zero = _no_valid(logits, label, self.ignore_index)
-        return zero if zero is not None else super().forward(logits.float(), label)
+        total = F.cross_entropy(logits.float(), label, ignore_index=self.ignore_index, reduction="sum", label_smoothing=self.label_smoothing)
+        return total / (label != self.ignore_index).sum().clamp_min(1)
 
 
 class Lovasz(nn.Module):
@@ -97,12 +99,10 @@ class Boundary(nn.Module):
         return (hi - lo).amax(dim=1)
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        zero = _no_valid(logits, label, self.ignore_index)
-        if zero is not None:
-            return zero
         target, valid = self.targets(label, logits.shape[1])
         pred = self.predicted(logits, valid).clamp(self.eps, 1 - self.eps)
-        return F.binary_cross_entropy(pred[valid], target[valid].float())
+        bce = F.binary_cross_entropy(pred, target.float(), reduction="none")
+        return (bce * valid).sum() / valid.sum().clamp_min(1)  # mean over labelled pixels, 0 if none (no sync)
 
 
 class CompositeLoss(nn.Module):

@@ -66,8 +66,24 @@ class SegModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ train
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # dropout / drop-path randomness as a function of the step: resume reproduces it exactly
-        torch.manual_seed(sample_seed(self.seed, self.global_step, self.global_rank, 10_000))
+        # dropout / drop-path randomness as a function of the step: resume reproduces it exactly.
+        # (Seeds the CPU and the current CUDA generator; torch.manual_seed would also queue lazy seeding of every
+        # uninitialised backend, which captures a stack trace per call: milliseconds per step.)
+        seed = sample_seed(self.seed, self.global_step, self.global_rank, 10_000)
+        torch.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Our batches are flat dicts: move the tensors, leave the lists of strings (cheaper than a generic walk)."""
+        if isinstance(batch, dict):
+            return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def _log_terms_now(self) -> bool:
+        trainer = self._trainer
+        every = getattr(trainer, "log_every_n_steps", 1) if trainer is not None else 1
+        return (self.global_step + 1) % max(int(every), 1) == 0
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         for hook in self.batch_hooks:
@@ -77,9 +93,10 @@ class SegModule(pl.LightningModule):
         terms = self.loss(outputs, batch["label"])
         bs = batch["image"].shape[0]
         self.log("train/loss", terms["loss"], prog_bar=True, batch_size=bs)
-        for k, v in terms.items():
-            if k != "loss":
-                self.log(f"train/loss_{k}", v, batch_size=bs)
+        if self._log_terms_now():  # the single terms only when the logger writes (each self.log call costs)
+            for k, v in terms.items():
+                if k != "loss":
+                    self.log(f"train/loss_{k}", v, batch_size=bs)
         return terms["loss"]
 
     def _count_augment(self, batch: dict[str, Any]) -> None:
@@ -91,8 +108,9 @@ class SegModule(pl.LightningModule):
             in_batch.update({part.split(":", 1)[0] for part in entry.split(";") if part})
         self.augment_counts["samples"] += len(entries)
         self.augment_counts.update(in_batch)
-        for op, k in in_batch.items():
-            self.log(f"train_augment/{op}", k / len(entries), batch_size=len(entries))
+        if self._log_terms_now():
+            for op, k in in_batch.items():
+                self.log(f"train_augment/{op}", k / len(entries), batch_size=len(entries))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["augment_counts"] = dict(self.augment_counts)
