@@ -13,6 +13,15 @@ import torch.nn.functional as F
 from prove_lightning.config import compose, instantiate
 from prove_lightning.errors import ConfigError
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny networks: one intra-op thread is as fast on an idle 2-core machine and much faster on a shared one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TINY = ["segformer_b0", "deeplabv3plus_tiny", "pspnet_tiny", "hrnet_tiny", "segnext_tiny", "mask2former_tiny"]
 WITH_AUX_HEAD = {"deeplabv3plus_tiny", "pspnet_tiny"}
 

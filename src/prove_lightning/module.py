@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from typing import Any, Sequence
 
@@ -15,6 +16,9 @@ from prove_lightning.data.sampler import sample_seed
 from prove_lightning.evaluation.inference import predict_logits
 from prove_lightning.evaluation.metrics import confusion_matrix, metrics_from_confusion
 from prove_lightning.optim import build_optimizer, build_scheduler
+
+# our transfer_batch_to_device is meant to be used with our datamodule: Lightning's notice about it is noise
+warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device` in `LightningModule`.*")
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
