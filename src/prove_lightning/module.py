@@ -107,9 +107,14 @@ class SegModule(pl.LightningModule):
         entries = batch.get("augment")
         if not entries:
             return
+        generated = batch.get("generated")
+        generated = generated.tolist() if isinstance(generated, torch.Tensor) else list(generated or [False] * len(entries))
         in_batch: Counter[str] = Counter()
-        for entry in entries:
-            in_batch.update({part.split(":", 1)[0] for part in entry.split(";") if part})
+        for entry, gen in zip(entries, generated):
+            ops = {part.split(":", 1)[0] for part in entry.split(";") if part}
+            in_batch.update(ops)
+            if gen:  # the same ops on generated samples, counted apart: std_* must treat both pools alike
+                self.augment_counts.update({"samples_generated": 1, **{f"{op}_on_generated": 1 for op in ops}})
         self.augment_counts["samples"] += len(entries)
         self.augment_counts.update(in_batch)
         if self._log_terms_now():
