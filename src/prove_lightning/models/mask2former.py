@@ -3,7 +3,8 @@
 Built offline from configs (random init); ``pretrained`` loads Swin ImageNet weights into the backbone from a
 local file or the Hugging Face cache. Semantic output: ``einsum(softmax(class)[..., :-1], sigmoid(mask))`` with
 the mask logits upsampled to the input size first (MMSeg's rule). We never use the image processor's
-post-processing: it resizes masks to 384x384 before the target size and distorts non-square inputs.
+post-processing: it resizes masks to 384x384 before the target size and distorts non-square inputs. (In training
+the semantic output, used only by extra loss terms, is formed at mask resolution and upsampled: cheaper.)
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ class Mask2FormerSeg(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, Any]:
         out = self.hf(pixel_values=x, output_auxiliary_logits=self.training, return_dict=True)
         cls, masks = out.class_queries_logits, out.masks_queries_logits
-        logits = torch.log(semantic_scores(cls, masks, tuple(x.shape[-2:])).clamp_min(SCORE_EPS))
-        if not self.training:
-            return logits
+        if not self.training:  # prediction: mask logits upsampled to the input size first (MMSeg's rule)
+            return torch.log(semantic_scores(cls, masks, tuple(x.shape[-2:])).clamp_min(SCORE_EPS))
+        # training: the semantic output (for extra loss terms) at mask resolution; SegNet upsamples it to the
+        # input size. A (batch, queries, H, W) upsampling of every step's masks would cost ~1 GB at 8x512x1024.
+        logits = torch.log(semantic_scores(cls, masks, tuple(masks.shape[-2:])).clamp_min(SCORE_EPS))
         return {"out": logits, "model_losses": self._criterion(cls, masks, out.auxiliary_logits, tuple(x.shape[-2:]))}
 
     def _criterion(self, cls: torch.Tensor, masks: torch.Tensor, aux: Any, padded: tuple[int, int]) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
