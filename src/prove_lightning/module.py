@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -14,10 +16,14 @@ from torch.utils.data import DistributedSampler
 from prove_lightning.data.domains import DOMAINS
 from prove_lightning.data.labels import CITYSCAPES_CLASSES, IGNORE_INDEX
 from prove_lightning.data.sampler import sample_seed
+from prove_lightning.data.shard import ShardSampler
 from prove_lightning.evaluation.inference import check_inference, predict_logits
 from prove_lightning.evaluation.metrics import EXT, confusion_counts, finalize_confusion, metrics_from_confusion
 from prove_lightning.evaluation.visualize import pick_fixed_samples, prediction_grid, prediction_row
 from prove_lightning.optim import build_optimizer, build_scheduler
+
+# our transfer_batch_to_device is meant to be used with our datamodule: Lightning's notice about it is noise
+warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device` in `LightningModule`.*")
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
@@ -52,6 +58,9 @@ class SegModule(pl.LightningModule):
         self.miou_convention = miou_convention
         self.test_dataset_names = list(test_dataset_names)
         self.batch_hooks = list(batch_hooks)
+        # how many training samples each std_* op touched (from the batches' 'augment' entries); saved in
+        # checkpoints so a resumed run keeps counting, written to audit.json after training
+        self.augment_counts: Counter[str] = Counter()
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
         self.val_cm: torch.Tensor | None = None
@@ -75,20 +84,62 @@ class SegModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ train
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # dropout / drop-path randomness as a function of the step: resume reproduces it exactly
-        torch.manual_seed(sample_seed(self.seed, self.global_step, self.global_rank, 10_000))
+        # dropout / drop-path randomness as a function of the step: resume reproduces it exactly.
+        # (Seeds the CPU and the current CUDA generator; torch.manual_seed would also queue lazy seeding of every
+        # uninitialised backend, which captures a stack trace per call: milliseconds per step.)
+        seed = sample_seed(self.seed, self.global_step, self.global_rank, 10_000)
+        torch.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Our batches are flat dicts: move the tensors, leave the lists of strings (cheaper than a generic walk)."""
+        if isinstance(batch, dict):
+            return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def _log_terms_now(self) -> bool:
+        trainer = self._trainer
+        every = getattr(trainer, "log_every_n_steps", 1) if trainer is not None else 1
+        return (self.global_step + 1) % max(int(every), 1) == 0
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         for hook in self.batch_hooks:
             batch = hook(batch, self.global_step)
+        self._count_augment(batch)
         outputs = self(batch["image"])
         terms = self.loss(outputs, batch["label"])
         bs = batch["image"].shape[0]
         self.log("train/loss", terms["loss"], prog_bar=True, batch_size=bs)
-        for k, v in terms.items():
-            if k != "loss":
-                self.log(f"train/loss_{k}", v, batch_size=bs)
+        if self._log_terms_now():  # the single terms only when the logger writes (each self.log call costs)
+            for k, v in terms.items():
+                if k != "loss":
+                    self.log(f"train/loss_{k}", v, batch_size=bs)
         return terms["loss"]
+
+    def _count_augment(self, batch: dict[str, Any]) -> None:
+        entries = batch.get("augment")
+        if not entries:
+            return
+        generated = batch.get("generated")
+        generated = generated.tolist() if isinstance(generated, torch.Tensor) else list(generated or [False] * len(entries))
+        in_batch: Counter[str] = Counter()
+        for entry, gen in zip(entries, generated):
+            ops = {part.split(":", 1)[0] for part in entry.split(";") if part}
+            in_batch.update(ops)
+            if gen:  # the same ops on generated samples, counted apart: std_* must treat both pools alike
+                self.augment_counts.update({"samples_generated": 1, **{f"{op}_on_generated": 1 for op in ops}})
+        self.augment_counts["samples"] += len(entries)
+        self.augment_counts.update(in_batch)
+        if self._log_terms_now():
+            for op, k in in_batch.items():
+                self.log(f"train_augment/{op}", k / len(entries), batch_size=len(entries))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["augment_counts"] = dict(self.augment_counts)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.augment_counts = Counter(checkpoint.get("augment_counts", {}))
 
     # ------------------------------------------------------------------ eval helpers
     def predict(self, image: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
@@ -111,9 +162,11 @@ class SegModule(pl.LightningModule):
         if world == 1:
             return [True] * n
         sampler = getattr(dataloader, "sampler", None)
+        if isinstance(sampler, ShardSampler):  # our eval loaders: disjoint shards, nothing repeated
+            return [True] * n
         if isinstance(sampler, DistributedSampler) and not sampler.shuffle and "index" in batch:
             return [int(i) % world == self.global_rank for i in batch["index"]]
-        rank_zero_warn("evaluation under DDP without an unshuffled DistributedSampler: padded repeats may be counted twice")
+        rank_zero_warn("evaluation under DDP without ShardSampler or an unshuffled DistributedSampler: padded repeats may be counted twice")
         return [True] * n
 
     def _accumulate(self, counts: torch.Tensor, n_images: torch.Tensor, batch: dict[str, Any], dataloader: Any = None) -> torch.Tensor:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from prove_lightning.errors import ConfigError
 
-_NO_DECAY_KEYS = ("norm", "bn", ".bias", "pos_block", "position", "query_embed", "level_embed")
+#: modules whose parameters get no weight decay when ``no_decay_norm`` is set (MMSeg's norm_decay_mult=0)
+_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 
 def scaled_lr(lr: float, batch_size: int, reference_batch_size: int, rule: str = "linear") -> float:
-    """LR for ``batch_size`` given the recipe's LR at ``reference_batch_size`` (linear, sqrt or none)."""
+    """LR for ``batch_size`` given the recipe's LR at ``reference_batch_size`` (linear, sqrt or none).
+
+    ``batch_size`` is the global batch the recipe's LR refers to; the caller passes it once and never
+    multiplies by the number of devices again (the old pipeline's double scaling).
+    """
     if rule == "none":
         return lr
     ratio = batch_size / reference_batch_size
@@ -24,16 +29,50 @@ def scaled_lr(lr: float, batch_size: int, reference_batch_size: int, rule: str =
     raise ConfigError(f"unknown lr scaling rule '{rule}'; use linear, sqrt or none")
 
 
-def param_groups(net: nn.Module, lr: float, weight_decay: float, head_lr_mult: float = 1.0, backbone_lr_mult: float = 1.0, no_decay_norm: bool = False) -> list[dict[str, Any]]:
+def global_batch_size(batch_size: int, devices: Any = 1, num_nodes: int = 1) -> int:
+    """Samples per optimizer step: the per-device ``data.batch_size`` x devices x nodes (what the LR rule scales by)."""
+    if isinstance(devices, (list, tuple)) or (hasattr(devices, "__len__") and not isinstance(devices, str)):
+        n = len(devices)
+    elif isinstance(devices, int) and devices > 0:
+        n = devices
+    elif str(devices).isdigit() and int(devices) > 0:
+        n = int(devices)
+    else:  # "auto" / -1: every visible GPU, or one CPU process
+        n = max(torch.cuda.device_count(), 1)
+    return int(batch_size) * n * max(int(num_nodes or 1), 1)
+
+
+def no_decay_names(net: nn.Module, norms: bool, keys: Sequence[str] = ()) -> set[str]:
+    """Parameters exempt from weight decay: those of normalisation layers (by type) and names containing ``keys``."""
+    names: set[str] = set()
+    if norms:
+        for mname, module in net.named_modules():
+            if isinstance(module, _NORM_TYPES):
+                names.update(f"{mname}.{p}" if mname else p for p, _ in module.named_parameters(recurse=False))
+    if keys:
+        names.update(n for n, _ in net.named_parameters() if any(k in n for k in keys))
+    return names
+
+
+def param_groups(
+    net: nn.Module,
+    lr: float,
+    weight_decay: float,
+    head_lr_mult: float = 1.0,
+    backbone_lr_mult: float = 1.0,
+    no_decay_norm: bool = False,
+    no_decay_keys: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Groups by (lr, weight decay): backbone vs head LR multipliers (``net.backbone_parameters()``), and no decay
+    on normalisation layers and on parameters whose names contain one of ``no_decay_keys`` (e.g. pos_block)."""
     backbone = {n for n, _ in net.backbone_parameters()} if hasattr(net, "backbone_parameters") else set()
+    exempt = no_decay_names(net, no_decay_norm, no_decay_keys)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for name, p in net.named_parameters():
         if not p.requires_grad:
             continue
         mult = backbone_lr_mult if name in backbone else head_lr_mult
-        decay = weight_decay
-        if no_decay_norm and (p.ndim == 1 or any(k in name for k in _NO_DECAY_KEYS)):
-            decay = 0.0
+        decay = 0.0 if name in exempt else weight_decay
         groups.setdefault((lr * mult, decay), []).append(p)
     return [{"params": ps, "lr": g_lr, "weight_decay": wd, "initial_lr": g_lr} for (g_lr, wd), ps in groups.items()]
 
@@ -46,6 +85,7 @@ def build_optimizer(net: nn.Module, cfg: dict[str, Any], lr: float) -> torch.opt
         float(cfg.get("head_lr_mult", 1.0)),
         float(cfg.get("backbone_lr_mult", 1.0)),
         bool(cfg.get("no_decay_norm", False)),
+        tuple(cfg.get("no_decay_keys", ())),
     )
     name = str(cfg.get("name", "adamw")).lower()
     if name == "adamw":

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.cli_errors import user_errors
 from prove_lightning.config import CONF_DIR
+from prove_lightning.data.augment import describe_hooks
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
 from prove_lightning.io import atomic_write_json, atomic_write_text
@@ -69,12 +70,15 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None) -> d
     datamodule.index()
     module = build_module(cfg, datamodule.test_dataset_names)
     save_run_files(cfg, run_dir)
-    atomic_write_json(run_dir / "audit.json", datamodule.describe())
+    audit = datamodule.describe() | {"batch_augment": describe_hooks(getattr(module, "batch_hooks", []))}
+    atomic_write_json(run_dir / "audit.json", audit)
     trainer = build_trainer(cfg, extra_callbacks)
     resume = find_resume_checkpoint(cfg, run_dir)
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    if getattr(module, "augment_counts", None):
+        atomic_write_json(run_dir / "audit.json", audit | {"augment_applied": dict(module.augment_counts)})
     max_steps = int(cfg.trainer.max_steps)
     final = run_dir / "checkpoints" / f"step_{max_steps}.ckpt"
     if trainer.global_step >= max_steps and not final.is_file():

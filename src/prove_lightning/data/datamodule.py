@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from prove_lightning.data.augment import describe_hooks
 from prove_lightning.data.dataset import SegDataset
 from prove_lightning.data.domains import resolve_domains
 from prove_lightning.data.labels import get_label_mapping
@@ -61,6 +62,7 @@ class SegDataModule(pl.LightningDataModule):
         train_pipeline: dict[str, Any] | None = None,
         test_pipeline: dict[str, Any] | None = None,
         test_sources: Sequence[DatasetSource] = (),
+        sample_hooks: Sequence[Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]] = (),
     ) -> None:
         super().__init__()
         if batch_size <= 0:
@@ -76,6 +78,8 @@ class SegDataModule(pl.LightningDataModule):
         self.train_pipeline = build_pipeline(train_pipeline, train=True)
         self.test_pipeline = build_pipeline(test_pipeline, train=False)
         self.test_sources = list(test_sources) or [source]
+        # std_* per-sample ops: every training SegDataset (real or generated pool) must get these
+        self.sample_hooks = list(sample_hooks or [])
         self._indexed = False
 
     # ------------------------------------------------------------------ indexing
@@ -128,7 +132,7 @@ class SegDataModule(pl.LightningDataModule):
         rank = trainer.global_rank if trainer is not None else 0
         world = trainer.world_size if trainer is not None else 1
         sampler = StepBatchSampler(len(self.train_records), self.batch_size, self.max_steps, self.seed, start, rank, world)
-        ds = SegDataset(self.train_records, self.label_mappings, self.train_pipeline)
+        ds = SegDataset(self.train_records, self.label_mappings, self.train_pipeline, self.sample_hooks)
         return self._loader(ds, batch_sampler=sampler)
 
     def _eval_loader(self, records: Sequence[SampleRecord]) -> DataLoader:
@@ -165,6 +169,7 @@ class SegDataModule(pl.LightningDataModule):
             "pipelines": {"train_real": self.train_pipeline.describe(), "test": self.test_pipeline.describe()},
             # what the adapter did: layout, label table, domain sources, images left out by policy
             "sources": {s.name: s.describe() for s in dict.fromkeys([self.source, *self.test_sources])},
+            "sample_augment": describe_hooks(self.sample_hooks),
             "batch_size": self.batch_size,
             "seed": self.seed,
         }

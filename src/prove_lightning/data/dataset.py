@@ -55,6 +55,7 @@ class SegDataset(Dataset):
             "path": str(rec.image),
             "index": int(index),
         }
+        sample["augment"] = ""  # what the std_* ops applied to this sample (collates to a list per batch)
         for hook in self.sample_hooks:
             sample = hook(sample, rng)
         sample["image"] = torch.from_numpy(np.ascontiguousarray(sample["image"])).permute(2, 0, 1).contiguous()

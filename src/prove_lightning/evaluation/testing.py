@@ -39,11 +39,12 @@ def class_names_of(cfg: DictConfig) -> list[str]:
 
 
 def build_module(cfg: DictConfig, test_dataset_names: Sequence[str] = ()) -> pl.LightningModule:
-    from prove_lightning.optim import scaled_lr
+    from prove_lightning.optim import global_batch_size, scaled_lr
 
     net = instantiate(cfg.model.net)
     loss = instantiate(cfg.loss.fn)
-    lr = scaled_lr(cfg.model.lr, cfg.data.batch_size, cfg.model.reference_batch_size, cfg.model.lr_scaling)
+    batch = global_batch_size(cfg.data.batch_size, cfg.trainer.get("devices", 1), cfg.trainer.get("num_nodes", 1))
+    lr = scaled_lr(cfg.model.lr, batch, cfg.model.reference_batch_size, cfg.model.lr_scaling)
     return instantiate(
         cfg.module,
         net=net,

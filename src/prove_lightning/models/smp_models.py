@@ -1,40 +1,66 @@
-"""Networks from segmentation_models_pytorch (Segformer for now); weights never come from a hub implicitly."""
+"""Networks from segmentation_models_pytorch (SegFormer, DeepLabV3+, PSPNet) with the recipes' auxiliary FCN head.
+
+Weights never come from a hub implicitly: the network is built with ``encoder_weights=None`` and, when
+``pretrained``, the encoder is loaded from a local file or an existing Hugging Face cache (models/weights.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import segmentation_models_pytorch as smp
 import torch
+from torch import nn
 
 from prove_lightning.errors import ConfigError
+from prove_lightning.models.heads import FCNHead
 from prove_lightning.models.net import SegNet
+from prove_lightning.models.weights import load_pretrained
 
 
-def load_backbone_weights(encoder: torch.nn.Module, weights_path: str | Path | None, model_name: str) -> None:
-    """Load a local encoder state dict; a clear error says which file is expected where."""
-    if not weights_path:
-        raise ConfigError(
-            f"model '{model_name}' has pretrained=true but no model.weights_path; download the encoder's "
-            f"ImageNet weights once (state dict .pth/.safetensors) and set model.weights_path=/path/to/file, "
-            f"or train from scratch with model.pretrained=false"
-        )
-    path = Path(weights_path)
-    if not path.is_file():
-        raise ConfigError(f"pretrained weights for model '{model_name}' not found at {path}; set model.weights_path to an existing file or model.pretrained=false")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+def load_backbone_weights(encoder: nn.Module, weights_path: str | Path | None, model_name: str) -> None:
+    """Load a local encoder state dict into ``encoder``; a clear error says which file is expected where."""
+    load_pretrained(encoder, weights_path, model_name, hub=None)
 
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
-    loaded = len(state) - len(unexpected)
-    if loaded == 0:
-        raise ConfigError(f"{path}: none of its {len(state)} tensors match the encoder of '{model_name}'; is it the right file?")
+
+def smp_hub_entry(encoder_name: str) -> dict[str, Any] | None:
+    """Where smp (or timm, for ``tu-`` encoders) caches this encoder's ImageNet weights in the HF cache."""
+    if encoder_name.startswith("tu-"):
+        import timm
+
+        cfg = timm.models.get_pretrained_cfg(encoder_name[3:])
+        hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+        return {"repo_id": hub_id.split("@")[0], "filename": "model.safetensors"} if hub_id else None
+    from segmentation_models_pytorch.encoders import encoders
+
+    settings = encoders.get(encoder_name, {}).get("pretrained_settings", {}).get("imagenet")
+    if not settings:
+        return None
+    return {"repo_id": settings["repo_id"], "revision": settings.get("revision"), "filename": "model.safetensors"}
+
+
+class SmpWithAux(nn.Module):
+    """An smp network plus an auxiliary FCN head on one encoder stage (MMSeg's aux head, loss weight in the loss config).
+
+    Keeps smp's submodule names (``encoder``, ``decoder``, ``segmentation_head``) so parameter groups and
+    checkpoints look the same with and without the head.
+    """
+
+    def __init__(self, base: nn.Module, aux_head: nn.Module, aux_stage: int) -> None:
+        super().__init__()
+        self.encoder = base.encoder
+        self.decoder = base.decoder
+        self.segmentation_head = base.segmentation_head
+        self.aux_head = aux_head
+        self.aux_stage = aux_stage
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        features = self.encoder(x)
+        out = self.segmentation_head(self.decoder(features))
+        if self.training:
+            return {"out": out, "aux": self.aux_head(features[self.aux_stage])}
+        return out
 
 
 def build_smp(
@@ -44,14 +70,26 @@ def build_smp(
     pretrained: bool = False,
     weights_path: str | None = None,
     name: str = "",
+    aux_head: Mapping[str, Any] | None = None,
+    hub: Mapping[str, Any] | str | None = "auto",
     **kwargs: Any,
 ) -> SegNet:
-    """Build ``smp.<arch>`` with random init, then load local encoder weights when ``pretrained``."""
+    """Build ``smp.<arch>`` with random init, optionally an aux FCN head, then load encoder weights when ``pretrained``.
+
+    ``aux_head``: {stage: index into the encoder's feature list (-2 = ResNet layer3), channels, dropout}.
+    ``hub``: 'auto' = smp's own cache entry for the encoder, a {repo_id, filename} mapping, or None.
+    """
     try:
         cls = getattr(smp, arch)
     except AttributeError:
         raise ConfigError(f"segmentation_models_pytorch has no architecture '{arch}'") from None
-    model = cls(encoder_name=encoder_name, encoder_weights=None, classes=num_classes, **kwargs)
+    model: nn.Module = cls(encoder_name=encoder_name, encoder_weights=None, classes=num_classes, **kwargs)
+    if aux_head:
+        stage = int(aux_head.get("stage", -2))
+        in_ch = model.encoder.out_channels[stage]
+        head = FCNHead(in_ch, int(aux_head.get("channels", 256)), num_classes, dropout=float(aux_head.get("dropout", 0.1)))
+        model = SmpWithAux(model, head, stage)
     if pretrained:
-        load_backbone_weights(model.encoder, weights_path, name or f"{arch}/{encoder_name}")
+        hub_entry = smp_hub_entry(encoder_name) if hub == "auto" else hub
+        load_pretrained(model.encoder, weights_path, name or f"{arch}/{encoder_name}", hub=hub_entry)  # type: ignore[arg-type]
     return SegNet(model, num_classes=num_classes, stride=32)

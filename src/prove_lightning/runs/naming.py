@@ -17,9 +17,17 @@ def run_relpath(
     augment: str | None = None,
     ratio: float | None = None,
     loss: str | None = None,
+    strategy_augment: str | None = None,
 ) -> str:
-    """Relative run path; ``augment`` 'none', ratio 1.0/None and loss 'ce' leave no suffix."""
-    strat = strategy if not augment or augment == "none" else f"{strategy}+{augment}"
+    """Relative run path; ``augment`` 'none', ratio 1.0/None and loss 'ce' leave no suffix.
+
+    ``strategy_augment`` is the augment a std_* strategy preset selects: that one leaves no suffix (std_cutmix,
+    not std_cutmix+cutmix), any other choice is shown, 'none' included (std_cutmix+none is not std_cutmix).
+    """
+    if strategy_augment:
+        strat = strategy if augment == strategy_augment else f"{strategy}+{augment or 'none'}"
+    else:
+        strat = strategy if not augment or augment == "none" else f"{strategy}+{augment}"
     leaf = model
     if ratio is not None and float(ratio) < 1.0:
         leaf += f"_{ratio_tag(float(ratio))}"
