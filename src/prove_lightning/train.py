@@ -20,6 +20,7 @@ from prove_lightning.config import CONF_DIR
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
 from prove_lightning.io import atomic_write_json, atomic_write_text
+from prove_lightning.runs.audit import PipelineAudit
 from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
 from prove_lightning.runs.version import code_version
 
@@ -69,8 +70,10 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None) -> d
     datamodule.index()
     module = build_module(cfg, datamodule.test_dataset_names)
     save_run_files(cfg, run_dir)
-    atomic_write_json(run_dir / "audit.json", datamodule.describe())
-    trainer = build_trainer(cfg, extra_callbacks)
+    # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
+    audit = PipelineAudit(run_dir / "audit.json", datamodule.describe(), expected_real=datamodule.mixing.expected_real)
+    audit.write()
+    trainer = build_trainer(cfg, [audit, *(extra_callbacks or [])])
     resume = find_resume_checkpoint(cfg, run_dir)
     if resume:
         log.info("resuming from %s", resume)

@@ -1,4 +1,5 @@
-"""SegDataModule: a step-indexed training loader, a held-out val split carved from train, per-domain test sets."""
+"""SegDataModule: a step-indexed training loader (real, or real + generated mixed per batch), a held-out
+val split carved from train, per-domain test sets."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from torch.utils.data import DataLoader
 from prove_lightning.data.dataset import SegDataset
 from prove_lightning.data.domains import resolve_domains
 from prove_lightning.data.labels import get_label_mapping
+from prove_lightning.data.manifest import abspath
+from prove_lightning.data.mixing import Mixing, pool_per_domain
 from prove_lightning.data.records import SampleRecord
-from prove_lightning.data.sampler import StepBatchSampler
+from prove_lightning.data.sampler import MixedBatchSampler, StepBatchSampler
 from prove_lightning.data.sources.base import DatasetSource
 from prove_lightning.data.transforms import build_pipeline
 from prove_lightning.errors import ConfigError, DataError
@@ -60,6 +63,7 @@ class SegDataModule(pl.LightningDataModule):
         train_pipeline: dict[str, Any] | None = None,
         test_pipeline: dict[str, Any] | None = None,
         test_sources: Sequence[DatasetSource] = (),
+        mixing: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if batch_size <= 0:
@@ -75,6 +79,9 @@ class SegDataModule(pl.LightningDataModule):
         self.train_pipeline = build_pipeline(train_pipeline, train=True)
         self.test_pipeline = build_pipeline(test_pipeline, train=False)
         self.test_sources = list(test_sources) or [source]
+        # real/generated mixing per batch (data/mixing.py); inactive (real only) when the ratio is 1
+        self.mixing = Mixing(batch_size=batch_size, max_steps=max_steps, **dict(mixing or {}))
+        self.generated_records: list[SampleRecord] = []
         self._indexed = False
 
     # ------------------------------------------------------------------ indexing
@@ -95,6 +102,10 @@ class SegDataModule(pl.LightningDataModule):
                 f"(present: {present}); check stage.train_domains"
             )
         self.val_records = [r for r in own_val if r.domain in self.val_domains]
+        # originals a generated row may not come from, with the reason its row is filtered
+        excluded = {abspath(r.image): "original held out for validation (data.val_fraction)" for r in own_val}
+        excluded.update({abspath(r.image): "original's domain is not in stage.train_domains" for r in rest if r.domain not in self.train_domains})
+        self.generated_records = self.mixing.generated_pool(self.source, self.train_records, excluded, self.seed)
         self.test_records = {src.name: src.records("test") for src in self.test_sources}
         mappings = {src.name: get_label_mapping(src.label_mapping) for src in [self.source, *self.test_sources]}
         self.label_mappings = mappings
@@ -119,9 +130,18 @@ class SegDataModule(pl.LightningDataModule):
         start = trainer.global_step if trainer is not None else 0
         rank = trainer.global_rank if trainer is not None else 0
         world = trainer.world_size if trainer is not None else 1
-        sampler = StepBatchSampler(len(self.train_records), self.batch_size, self.max_steps, self.seed, start, rank, world)
-        ds = SegDataset(self.train_records, self.label_mappings, self.train_pipeline)
-        return self._loader(ds, batch_sampler=sampler)
+        if not self.mixing.active:
+            sampler = StepBatchSampler(len(self.train_records), self.batch_size, self.max_steps, self.seed, start, rank, world)
+        else:
+            sampler = MixedBatchSampler(
+                len(self.train_records), len(self.generated_records), self.batch_size, self.max_steps, self.seed, self.mixing.schedule, start, rank, world
+            )
+        return self._loader(self.train_dataset(), batch_sampler=sampler)
+
+    def train_dataset(self) -> SegDataset:
+        """Real records (indices 0..R-1) then generated ones (R..): one dataset, one pipeline, every sample hook."""
+        self.index()
+        return SegDataset([*self.train_records, *self.generated_records], self.label_mappings, self.train_pipeline, self.mixing.sample_hooks())
 
     def val_dataloader(self) -> DataLoader:
         self.index()
@@ -143,6 +163,10 @@ class SegDataModule(pl.LightningDataModule):
     def describe(self) -> dict[str, Any]:
         """What this datamodule feeds the model: counts per split and domain, and the resolved pipelines."""
         self.index()
+        train_ds = self.train_dataset()
+        pipelines = {"train_real": ["Load(image, label)", *train_ds.describe(generated=False)]}
+        if self.mixing.active:
+            pipelines["train_generated"] = [self.mixing.load_step(), *train_ds.describe(generated=True)]
         return {
             "dataset": self.source.name,
             "train_domains": list(self.train_domains),
@@ -151,7 +175,8 @@ class SegDataModule(pl.LightningDataModule):
                 "val": dict(Counter(r.domain for r in self.val_records)),
                 **{f"test/{k}": dict(Counter(r.domain for r in v)) for k, v in self.test_records.items()},
             },
-            "pipelines": {"train_real": self.train_pipeline.describe(), "test": self.test_pipeline.describe()},
+            "pipelines": {**pipelines, "test": self.test_pipeline.describe()},
+            "mixing": self.mixing.describe(len(self.generated_records), pool_per_domain(self.generated_records)),
             "batch_size": self.batch_size,
             "seed": self.seed,
         }
