@@ -39,6 +39,7 @@ class ManifestOptions:
 
     domain_aliases: Mapping[str, Sequence[str]]
     target_separators: Sequence[str] = ("_to_", "2")
+    dataset_folders: Sequence[str] = ()
     stem_suffixes: Sequence[str] = ()
     check_sizes: str = "all"
     size_check_sample: int = 256

@@ -50,12 +50,13 @@ def _images(p: Path) -> list[Path]:
 
 
 def detect_layout(gen_dir: Path, normalizer: DomainNormalizer, dataset_keys: set[str]) -> str:
+    """dataset_domain if a first-level folder is a dataset, domain_dataset if a second-level one is, else flat."""
     top = _subdirs(gen_dir)
     if any(dataset_key(d.name) in dataset_keys for d in top):
         return "dataset_domain"
     domain_dirs = [d for d in top if normalizer(d.name) is not None]
     if domain_dirs:
-        return "domain_dataset" if any(_subdirs(d) for d in domain_dirs) else "flat"
+        return "domain_dataset" if any(dataset_key(s.name) in dataset_keys for d in domain_dirs for s in _subdirs(d)) else "flat"
     raise DataError(
         f"{gen_dir}: cannot tell the layout: no first-level folder is a domain name or the dataset "
         f"(found {[d.name for d in top][:10]}); pass --layout {'|'.join(LAYOUTS[1:])}"
@@ -122,7 +123,7 @@ def build_manifest(
     normalizer = DomainNormalizer(options.domain_aliases, options.target_separators)
     aliases = [dataset, *dataset_aliases]
     keys = {dataset_key(a) for a in aliases}
-    files, layout, stray = scan(gen_dir, layout, normalizer, keys)
+    files, layout, stray = scan(gen_dir, layout, normalizer, keys | {dataset_key(d) for d in options.dataset_folders})
     by_stem: dict[str, list[SampleRecord]] = defaultdict(list)
     for r in records:
         by_stem[Path(r.image).stem].append(r)
@@ -187,8 +188,14 @@ def build_manifest(
         "unmatched_files": unmatched,
     }
     if write:
-        _write_csv(out, kept_other + rows)
         atomic_write_json(summary_path(out, dataset), summary)
+        if not rows:
+            reasons = Counter(u["reason"] for u in unmatched)
+            raise DataError(
+                f"{gen_dir}: no generated image matched a training image of '{dataset}' ({len(files)} files; "
+                f"{dict(reasons.most_common(3))}, other datasets: {dict(other)}); manifest not written, see {summary_path(out, dataset)}"
+            )
+        _write_csv(out, kept_other + rows)
     return summary
 
 
