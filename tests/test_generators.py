@@ -167,3 +167,20 @@ def test_resumed_mixed_run_equals_the_uninterrupted_one(runs, tmp_path: Path, ca
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run saw other batches"
     audit = json.loads((Path(resumed["run_dir"]) / "audit.json").read_text())
     assert audit["realised"] == full["audit"]["realised"]  # counters survive the restart via the checkpoint
+
+
+@pytest.mark.slow
+def test_testing_a_gen_run_reads_no_manifest(runs) -> None:
+    from omegaconf import OmegaConf
+
+    from prove_lightning.eval import run_eval
+
+    run = runs["gen_albumentations_weather"]
+    manifest = Path(run["audit"]["mixing"]["manifest_path"])
+    hidden = manifest.with_suffix(".hidden")
+    manifest.rename(hidden)
+    try:
+        rows = run_eval(OmegaConf.create({"run_dir": str(run["result"]["run_dir"]), "ckpt_path": None, "ckpt": "final", "accelerator": "cpu", "store_root": None}))
+    finally:
+        hidden.rename(manifest)
+    assert {r["domain"] for r in rows} >= {"foggy", "night", "rainy", "snowy", "all"}

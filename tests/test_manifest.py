@@ -243,7 +243,7 @@ def test_bad_ratio_and_unknown_domain_filter_fail_before_training(train_cfg) -> 
     with pytest.raises(ConfigError, match=r"strategy.ratio must be in \[0, 1\].*got 1.5"):
         instantiate(train_cfg("strategy=gen_CUT", "strategy.ratio=1.5").data)
     with pytest.raises(ConfigError, match=r"strategy.domains \['fog'\] are not domain names"):
-        instantiate(train_cfg("strategy=gen_physics_weather", "strategy.domains=[fog]").data).index()
+        instantiate(train_cfg("strategy=gen_physics_weather", "strategy.domains=[fog]").data).index_generated()
 
 
 def test_manifest_options_are_checked() -> None:
@@ -257,6 +257,5 @@ def test_ratio_one_needs_no_manifest(train_cfg, tmp_path: Path) -> None:
     from prove_lightning.config import instantiate
 
     dm = instantiate(train_cfg("strategy=gen_CUT", "strategy.ratio=1.0", f"strategy.manifest={tmp_path}/none.csv").data)
-    dm.index()
-    assert not dm.mixing.active and dm.generated_records == []
+    assert dm.index_generated() == [] and not dm.mixing.active and dm.generated_records == []
     assert dm.describe()["mixing"]["active"] is False and "train_generated" not in dm.describe()["pipelines"]

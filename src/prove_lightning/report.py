@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prove_lightning.data.domains import DOMAINS
+from prove_lightning.data.domains import ADVERSE_DOMAINS, DOMAINS
 from prove_lightning.evaluation.results import read_results
 from prove_lightning.io import atomic_write_text
 
@@ -22,7 +22,11 @@ def domain_table(df: pd.DataFrame, stage: str | None = None, metric: str = "mIoU
     index = ["stage", "strategy", "augment", "dataset", "model", "ratio", "test_dataset"]
     table = df.pivot_table(index=index, columns="domain", values=metric, aggfunc="first")
     cols = [d for d in (*DOMAINS, "all") if d in table.columns]
-    return table[cols].round(2)
+    table = table[cols]
+    if all(d in table.columns for d in ADVERSE_DOMAINS):
+        # unweighted mean of the four adverse domains' mIoU (each domain counts once, whatever its size)
+        table = table.assign(adverse_mean=table[list(ADVERSE_DOMAINS)].mean(axis=1))
+    return table.round(2)
 
 
 def save_table(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:

@@ -87,7 +87,6 @@ def check(argv: list[str]) -> int:
         overrides.append(f"strategy.manifest={files[0]}")
     cfg = _compose(overrides)
     dm = instantiate(cfg.data)
-    dm.index()
     mix = dm.describe()["mixing"]
     if not mix["active"]:
         print(f"strategy '{cfg.strategy.name}' uses no generated images (ratio {mix['ratio']}); nothing to check")

@@ -82,7 +82,7 @@ class SegDataModule(pl.LightningDataModule):
         # real/generated mixing per batch (data/mixing.py); inactive (real only) when the ratio is 1
         self.mixing = Mixing(batch_size=batch_size, max_steps=max_steps, **dict(mixing or {}))
         self.generated_records: list[SampleRecord] = []
-        self._indexed = False
+        self._indexed = self._pooled = False
 
     # ------------------------------------------------------------------ indexing
     def index(self) -> None:
@@ -103,13 +103,20 @@ class SegDataModule(pl.LightningDataModule):
             )
         self.val_records = [r for r in own_val if r.domain in self.val_domains]
         # originals a generated row may not come from, with the reason its row is filtered
-        excluded = {abspath(r.image): "original held out for validation (data.val_fraction)" for r in own_val}
-        excluded.update({abspath(r.image): "original's domain is not in stage.train_domains" for r in rest if r.domain not in self.train_domains})
-        self.generated_records = self.mixing.generated_pool(self.source, self.train_records, excluded, self.seed)
+        self._excluded = {abspath(r.image): "original held out for validation (data.val_fraction)" for r in own_val}
+        self._excluded.update({abspath(r.image): "original's domain is not in stage.train_domains" for r in rest if r.domain not in self.train_domains})
         self.test_records = {src.name: src.records("test") for src in self.test_sources}
         mappings = {src.name: get_label_mapping(src.label_mapping) for src in [self.source, *self.test_sources]}
         self.label_mappings = mappings
         self._indexed = True
+
+    def index_generated(self) -> list[SampleRecord]:
+        """The generated pool (manifest rows, or the noise pool); built on first use so testing never reads a manifest."""
+        self.index()
+        if not self._pooled:
+            self.generated_records = self.mixing.generated_pool(self.source, self.train_records, self._excluded, self.seed)
+            self._pooled = True
+        return self.generated_records
 
     def setup(self, stage: str | None = None) -> None:
         self.index()
@@ -125,7 +132,7 @@ class SegDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        self.index()
+        self.index_generated()
         trainer = self.trainer
         start = trainer.global_step if trainer is not None else 0
         rank = trainer.global_rank if trainer is not None else 0
@@ -140,7 +147,7 @@ class SegDataModule(pl.LightningDataModule):
 
     def train_dataset(self) -> SegDataset:
         """Real records (indices 0..R-1) then generated ones (R..): one dataset, one pipeline, every sample hook."""
-        self.index()
+        self.index_generated()
         return SegDataset([*self.train_records, *self.generated_records], self.label_mappings, self.train_pipeline, self.mixing.sample_hooks())
 
     def val_dataloader(self) -> DataLoader:
@@ -161,8 +168,8 @@ class SegDataModule(pl.LightningDataModule):
 
     # ------------------------------------------------------------------ audit
     def describe(self) -> dict[str, Any]:
-        """What this datamodule feeds the model: counts per split and domain, and the resolved pipelines."""
-        self.index()
+        """What this datamodule feeds the model: counts per split and domain, the resolved pipelines, the mixing."""
+        self.index_generated()
         train_ds = self.train_dataset()
         pipelines = {"train_real": ["Load(image, label)", *train_ds.describe(generated=False)]}
         if self.mixing.active:
