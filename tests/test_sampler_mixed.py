@@ -128,3 +128,18 @@ def test_missing_pool_is_a_data_error() -> None:
         MixedBatchSampler(N_REAL, 0, 4, 10, 0, 0.5)
     with pytest.raises(DataError, match="real training pool is empty"):
         MixedBatchSampler(0, N_GEN, 4, 10, 0, 0.5)
+
+
+def test_datamodule_wires_schedule_and_domain_filter_from_the_strategy(train_cfg) -> None:
+    from prove_lightning.config import instantiate
+
+    cfg = train_cfg("strategy=gen_physics_weather", "strategy.domains=[foggy]", "strategy.schedule.kind=last", "trainer.max_steps=8", "data.batch_size=4")
+    dm = instantiate(cfg.data)
+    sampler = dm.train_dataloader().batch_sampler
+    assert isinstance(sampler, MixedBatchSampler)
+    assert [sampler.counts_at(s) for s in range(8)] == [(4, 0)] * 4 + [(2, 2)] * 4  # real only, then half generated
+    assert {r.domain for r in dm.generated_records} == {"foggy"}
+    mix = dm.describe()["mixing"]
+    assert mix["schedule"] == "real only for steps < 0.5 x 8, then ratio 0.5" and mix["expected_real_fraction_over_run"] == 0.75
+    assert mix["manifest"]["filtered"]["domain not in strategy.domains ['foggy']"] > 0
+    assert mix["generated_pool_per_domain"] == {"foggy": len(dm.generated_records)}
