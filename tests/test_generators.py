@@ -167,6 +167,8 @@ def test_resumed_mixed_run_equals_the_uninterrupted_one(runs, tmp_path: Path, ca
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run saw other batches"
     audit = json.loads((Path(resumed["run_dir"]) / "audit.json").read_text())
     assert audit["realised"] == full["audit"]["realised"]  # counters survive the restart via the checkpoint
+    run_training(compose_train(["strategy=gen_physics_weather", *RUN], tmp_path, cache_root))  # re-run of a finished run
+    assert json.loads((Path(resumed["run_dir"]) / "audit.json").read_text())["realised"] == full["audit"]["realised"]
 
 
 @pytest.mark.slow

@@ -72,9 +72,10 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None) -> d
     save_run_files(cfg, run_dir)
     # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
     audit = PipelineAudit(run_dir / "audit.json", datamodule.describe(), expected_real=datamodule.mixing.expected_real)
-    audit.write()
-    trainer = build_trainer(cfg, [audit, *(extra_callbacks or [])])
     resume = find_resume_checkpoint(cfg, run_dir)
+    if not resume:
+        audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
+    trainer = build_trainer(cfg, [audit, *(extra_callbacks or [])])
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)

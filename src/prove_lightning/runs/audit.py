@@ -5,7 +5,8 @@ any batch-level hook), real and generated samples per batch from ``batch['genera
 ones from ``batch['noise']``, and generated samples per domain; it compares each batch with the count
 the ratio schedule asks for. Its counters are saved in checkpoints, so a resumed run reports the whole
 run. ``audit.json`` = the datamodule's description (pools, dropped manifest rows, transforms) plus
-``realised``; it is rewritten at every checkpoint and at the end, and logged to TensorBoard as text.
+``realised``; it is rewritten when fit starts (after a resume restored the counters), at every
+checkpoint and at the end, and logged to TensorBoard as text.
 """
 
 from __future__ import annotations
@@ -110,7 +111,14 @@ class PipelineAudit(pl.Callback):
                 rep["realised"]["note"] = "counts of rank 0; every rank draws its own disjoint samples with the same per-batch composition"
         atomic_write_json(self.path, rep)
 
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # counters restored from a checkpoint are in place here: a re-run of a finished run keeps its counts
+        self.write(trainer)
+
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        self.write(trainer)
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
