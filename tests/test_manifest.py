@@ -99,10 +99,10 @@ def test_valid_manifest_gives_generated_records_with_relative_paths(ds, options:
 
 def test_domain_filter_and_held_out_originals_are_counted_not_silent(ds, options: ManifestOptions) -> None:
     src, recs, path, rows = ds
-    excluded = {str(recs[3].image): "original held out for validation (data.val_fraction)"}
+    excluded = {str(recs[3].image): "original held out for validation"}
     got, rep = load(write(path, rows), recs[:3], options, domains=["foggy", "rainy", "night"], excluded=excluded)
     assert [r.domain for r in got] == ["foggy", "rainy"]
-    assert rep.filtered == {"domain not in strategy.domains ['foggy', 'rainy', 'night']": 1, "original held out for validation (data.val_fraction)": 1}
+    assert rep.filtered == {"domain not in strategy.domains ['foggy', 'rainy', 'night']": 1, "original held out for validation": 1}
     assert rep.to_dict()["used_per_domain"] == {"foggy": 1, "rainy": 1}
 
 

@@ -103,7 +103,7 @@ class SegDataModule(pl.LightningDataModule):
             )
         self.val_records = [r for r in own_val if r.domain in self.val_domains]
         # originals a generated row may not come from, with the reason its row is filtered
-        self._excluded = {abspath(r.image): "original held out for validation (data.val_fraction)" for r in own_val}
+        self._excluded = {abspath(r.image): "original held out for validation" for r in own_val}
         self._excluded.update({abspath(r.image): "original's domain is not in stage.train_domains" for r in rest if r.domain not in self.train_domains})
         self.test_records = {src.name: src.records("test") for src in self.test_sources}
         mappings = {src.name: get_label_mapping(src.label_mapping) for src in [self.source, *self.test_sources]}
