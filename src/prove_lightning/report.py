@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from prove_lightning.data.domains import DOMAINS
+from prove_lightning.data.domains import ADVERSE_DOMAINS, DOMAINS
 from prove_lightning.evaluation.results import filter_results, read_results
 from prove_lightning.io import atomic_write_text
 
@@ -28,7 +28,11 @@ def domain_table(df: pd.DataFrame, stage: str | None = None, metric: str = "mIoU
     index = INDEX if final_only else [*INDEX, "step"]
     table = df.pivot_table(index=index, columns="domain", values=metric, aggfunc="first", dropna=False)
     cols = [d for d in (*DOMAINS, "all") if d in table.columns]
-    return table[cols].dropna(how="all").round(2)
+    table = table[cols].dropna(how="all")
+    if all(d in table.columns for d in ADVERSE_DOMAINS):
+        # unweighted mean of the four adverse domains' mIoU (each domain counts once, whatever its size)
+        table = table.assign(adverse_mean=table[list(ADVERSE_DOMAINS)].mean(axis=1))
+    return table.round(2)
 
 
 def save_table(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:

@@ -21,6 +21,7 @@ from prove_lightning.data.augment import describe_hooks
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
 from prove_lightning.io import atomic_write_json, atomic_write_text
+from prove_lightning.runs.audit import PipelineAudit
 from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
 from prove_lightning.runs.version import code_version
 
@@ -70,15 +71,16 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None) -> d
     datamodule.index()
     module = build_module(cfg, datamodule.test_dataset_names)
     save_run_files(cfg, run_dir)
-    audit = datamodule.describe() | {"batch_augment": describe_hooks(getattr(module, "batch_hooks", []))}
-    atomic_write_json(run_dir / "audit.json", audit)
-    trainer = build_trainer(cfg, extra_callbacks)
+    # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
+    static = datamodule.describe() | {"batch_augment": describe_hooks(getattr(module, "batch_hooks", []))}
+    audit = PipelineAudit(run_dir / "audit.json", static, expected_real=datamodule.mixing.expected_real)
     resume = find_resume_checkpoint(cfg, run_dir)
+    if not resume:
+        audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
+    trainer = build_trainer(cfg, [audit, *(extra_callbacks or [])])
     if resume:
         log.info("resuming from %s", resume)
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-    if getattr(module, "augment_counts", None):
-        atomic_write_json(run_dir / "audit.json", audit | {"augment_applied": dict(module.augment_counts)})
     max_steps = int(cfg.trainer.max_steps)
     final = run_dir / "checkpoints" / f"step_{max_steps}.ckpt"
     if trainer.global_step >= max_steps and not final.is_file():

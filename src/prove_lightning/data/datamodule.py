@@ -1,4 +1,5 @@
-"""SegDataModule: a step-indexed training loader, a held-out val split carved from train, per-domain test sets."""
+"""SegDataModule: a step-indexed training loader (real, or real + generated mixed per batch), a held-out
+val split carved from train, per-domain test sets."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from prove_lightning.data.augment import describe_hooks
 from prove_lightning.data.dataset import SegDataset
 from prove_lightning.data.domains import resolve_domains
 from prove_lightning.data.labels import get_label_mapping
+from prove_lightning.data.manifest import abspath
+from prove_lightning.data.mixing import Mixing, pool_per_domain
 from prove_lightning.data.records import SampleRecord
-from prove_lightning.data.sampler import StepBatchSampler
+from prove_lightning.data.sampler import MixedBatchSampler, StepBatchSampler
 from prove_lightning.data.shard import ShardSampler
 from prove_lightning.data.sources.base import DatasetSource
 from prove_lightning.data.transforms import build_pipeline
@@ -63,6 +66,7 @@ class SegDataModule(pl.LightningDataModule):
         test_pipeline: dict[str, Any] | None = None,
         test_sources: Sequence[DatasetSource] = (),
         sample_hooks: Sequence[Callable[[dict[str, Any], np.random.Generator], dict[str, Any]]] = (),
+        mixing: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if batch_size <= 0:
@@ -80,7 +84,10 @@ class SegDataModule(pl.LightningDataModule):
         self.test_sources = list(test_sources) or [source]
         # std_* per-sample ops: every training SegDataset (real or generated pool) must get these
         self.sample_hooks = list(sample_hooks or [])
-        self._indexed = False
+        # real/generated mixing per batch (data/mixing.py); inactive (real only) when the ratio is 1
+        self.mixing = Mixing(batch_size=batch_size, max_steps=max_steps, **dict(mixing or {}))
+        self.generated_records: list[SampleRecord] = []
+        self._indexed = self._pooled = False
 
     # ------------------------------------------------------------------ indexing
     def index(self) -> None:
@@ -100,6 +107,9 @@ class SegDataModule(pl.LightningDataModule):
                 f"(present: {present}); check stage.train_domains"
             )
         self.val_records = [r for r in own_val if r.domain in self.val_domains]
+        # originals a generated row may not come from, with the reason its row is filtered
+        self._excluded = {abspath(r.image): "original held out for validation" for r in own_val}
+        self._excluded.update({abspath(r.image): "original's domain is not in stage.train_domains" for r in rest if r.domain not in self.train_domains})
         self.test_records = {src.name: src.records("test") for src in self.test_sources}
         # model selection never sees a test image (the old pipeline validated on its test split)
         leaked = {r.image for r in [*self.val_records, *self.train_records]} & {r.image for recs in self.test_records.values() for r in recs}
@@ -111,6 +121,14 @@ class SegDataModule(pl.LightningDataModule):
         mappings = {src.name: get_label_mapping(src.label_mapping) for src in [self.source, *self.test_sources]}
         self.label_mappings = mappings
         self._indexed = True
+
+    def index_generated(self) -> list[SampleRecord]:
+        """The generated pool (manifest rows, or the noise pool); built on first use so testing never reads a manifest."""
+        self.index()
+        if not self._pooled:
+            self.generated_records = self.mixing.generated_pool(self.source, self.train_records, self._excluded, self.seed)
+            self._pooled = True
+        return self.generated_records
 
     def setup(self, stage: str | None = None) -> None:
         self.index()
@@ -126,14 +144,24 @@ class SegDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        self.index()
+        self.index_generated()
         trainer = self.trainer
         start = trainer.global_step if trainer is not None else 0
         rank = trainer.global_rank if trainer is not None else 0
         world = trainer.world_size if trainer is not None else 1
-        sampler = StepBatchSampler(len(self.train_records), self.batch_size, self.max_steps, self.seed, start, rank, world)
-        ds = SegDataset(self.train_records, self.label_mappings, self.train_pipeline, self.sample_hooks)
-        return self._loader(ds, batch_sampler=sampler)
+        if not self.mixing.active:
+            sampler = StepBatchSampler(len(self.train_records), self.batch_size, self.max_steps, self.seed, start, rank, world)
+        else:
+            sampler = MixedBatchSampler(
+                len(self.train_records), len(self.generated_records), self.batch_size, self.max_steps, self.seed, self.mixing.schedule, start, rank, world
+            )
+        return self._loader(self.train_dataset(), batch_sampler=sampler)
+
+    def train_dataset(self) -> SegDataset:
+        """Real records (indices 0..R-1) then generated ones (R..): one dataset, one pipeline, every sample hook
+        (noise replacement of generated slots first, then the std_* ops on real and generated alike)."""
+        self.index_generated()
+        return SegDataset([*self.train_records, *self.generated_records], self.label_mappings, self.train_pipeline, [*self.mixing.sample_hooks(), *self.sample_hooks])
 
     def _eval_loader(self, records: Sequence[SampleRecord]) -> DataLoader:
         trainer = self.trainer
@@ -156,8 +184,12 @@ class SegDataModule(pl.LightningDataModule):
 
     # ------------------------------------------------------------------ audit
     def describe(self) -> dict[str, Any]:
-        """What this datamodule feeds the model: counts per split and domain, and the resolved pipelines."""
-        self.index()
+        """What this datamodule feeds the model: counts per split and domain, the resolved pipelines, the mixing."""
+        self.index_generated()
+        train_ds = self.train_dataset()
+        pipelines = {"train_real": ["Load(image, label)", *train_ds.describe(generated=False)]}
+        if self.mixing.active:
+            pipelines["train_generated"] = [self.mixing.load_step(), *train_ds.describe(generated=True)]
         return {
             "dataset": self.source.name,
             "train_domains": list(self.train_domains),
@@ -166,10 +198,11 @@ class SegDataModule(pl.LightningDataModule):
                 "val": dict(Counter(r.domain for r in self.val_records)),
                 **{f"test/{k}": dict(Counter(r.domain for r in v)) for k, v in self.test_records.items()},
             },
-            "pipelines": {"train_real": self.train_pipeline.describe(), "test": self.test_pipeline.describe()},
+            "pipelines": {**pipelines, "test": self.test_pipeline.describe()},
             # what the adapter did: layout, label table, domain sources, images left out by policy
             "sources": {s.name: s.describe() for s in dict.fromkeys([self.source, *self.test_sources])},
             "sample_augment": describe_hooks(self.sample_hooks),
+            "mixing": self.mixing.describe(len(self.generated_records), pool_per_domain(self.generated_records)),
             "batch_size": self.batch_size,
             "seed": self.seed,
         }

@@ -30,6 +30,14 @@ class SegDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def describe(self, generated: bool = False) -> list[str]:
+        """The steps after loading that a real (or generated) sample goes through, as run: the pipeline, then the sample hooks."""
+        steps = ["LabelMapping(dataset ids -> trainIds)", *self.pipeline.describe()]
+        for hook in self.sample_hooks:
+            if generated or "real" in getattr(hook, "pools", ("real", "generated")):
+                steps.append(hook.describe() if hasattr(hook, "describe") else repr(hook))
+        return steps
+
     def load(self, rec: SampleRecord) -> tuple[np.ndarray, np.ndarray]:
         img = read_image(rec.image)
         raw = read_label(rec.label)
