@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.runs.locks import lock_status
-from prove_lightning.runs.stage import SourceRun, final_checkpoint, generated_setting, source_run, test_set_names
+from prove_lightning.runs.stage import SourceRun, final_checkpoint, generated_setting, source_run, stage_test_set_names
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def check_run(cfg: DictConfig, tested: TestedIndex | None = None, check_lock: bo
     run_id = str(cfg.run_relpath)
     tested = tested or TestedIndex(cfg.paths.output_root)
     src = source_run(cfg)
-    names = test_set_names(cfg)
+    names = stage_test_set_names(cfg)
     stale_after = float(cfg.get("preflight", {}).get("lock_stale_after_s", 900))
 
     if check_lock:

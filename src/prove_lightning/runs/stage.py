@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from prove_lightning.errors import ConfigError
 
 
-def test_set_nodes(cfg: DictConfig) -> list[DictConfig]:
+def stage_test_sets(cfg: DictConfig) -> list[DictConfig]:
     """The dataset configs whose test splits this run is tested on, in order, without duplicate names."""
     stage = cfg.stage
     nodes: list[DictConfig] = []
@@ -45,13 +45,13 @@ def _name(node: DictConfig) -> str:
     return str(OmegaConf.select(node, "source.name", default=None) or node.name)
 
 
-def test_set_names(cfg: DictConfig) -> list[str]:
-    return [_name(n) for n in test_set_nodes(cfg)]
+def stage_test_set_names(cfg: DictConfig) -> list[str]:
+    return [_name(n) for n in stage_test_sets(cfg)]
 
 
 def apply_test_sets(cfg: DictConfig) -> None:
     """Make the stage's test sets the datamodule's test sources (recorded in config.yaml, so eval sees them too)."""
-    sources = [OmegaConf.to_container(n.source, resolve=True) for n in test_set_nodes(cfg)]
+    sources = [OmegaConf.to_container(n.source, resolve=True) for n in stage_test_sets(cfg)]
     OmegaConf.update(cfg, "data.test_sources", sources, force_add=True)
 
 
