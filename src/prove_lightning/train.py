@@ -16,26 +16,23 @@ import logging
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
-import pytorch_lightning as pl
-from prove_lightning.config import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from prove_lightning.cli_errors import user_errors
-from prove_lightning.config import CONF_DIR
+from prove_lightning.config import CONF_DIR, instantiate
 from prove_lightning.errors import ConfigError
-from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
 from prove_lightning.io import atomic_write_json, atomic_write_text
-from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
-from prove_lightning.runs.extend import ScheduleHorizon, apply_extension
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLock, RunLocked
-from prove_lightning.runs.preempt import EXIT_PREEMPTED
 from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
 from prove_lightning.runs.stage import apply_test_sets, final_checkpoint
 from prove_lightning.runs.version import code_version
+
+# torch / Lightning are imported where a run is really built: a job that pre-flight skips stays cheap
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 log = logging.getLogger("prove_lightning.train")
 
@@ -71,6 +68,8 @@ def save_run_files(cfg: DictConfig, run_dir: Path) -> None:
 
 def build_trainer(cfg: DictConfig, callbacks: list[Any] | None = None) -> pl.Trainer:
     from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
 
     callbacks = (callbacks or []) + [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
@@ -135,6 +134,13 @@ def _skip(cfg: DictConfig, check: Check, in_sweep: bool) -> bool:
 
 def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list[Any] | None, took_over: str | None) -> dict[str, Any]:
     """Build the parts and do what pre-flight decided: train (+ test), test only, or evaluate a source run."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
+    from prove_lightning.runs.extend import ScheduleHorizon, apply_extension
+    from prove_lightning.runs.preempt import EXIT_PREEMPTED
+
     action = "test" if check.status == DONE else check.action
     callbacks = list(extra_callbacks or [])
     extension = None

@@ -24,7 +24,7 @@ SMALL = [
 ]
 
 
-def tiny(output_root: Path, cache_root: Path, steps: int = 6, workers: int = 0) -> list[str]:
+def tiny(output_root: Path, cache_root: Path, steps: int = 6, workers: int = 0, ckpt_every: int = 2) -> list[str]:
     return [
         "model=segformer_b0",
         "trainer=cpu",
@@ -34,7 +34,7 @@ def tiny(output_root: Path, cache_root: Path, steps: int = 6, workers: int = 0) 
         "data.batch_size=4",
         f"trainer.max_steps={steps}",
         f"trainer.val_check_interval={steps}",
-        "stage.checkpoint_interval=2",
+        f"stage.checkpoint_interval={ckpt_every}",
         f"paths.output_root={output_root}",
         f"paths.cache_root={cache_root}",
         *SMALL,

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.config import CONF_DIR
 from prove_lightning.errors import ConfigError
-from prove_lightning.runs.preflight import STATUSES, Check, TestedIndex, check_run
+from prove_lightning.runs.preflight import STATUSES, Check, ResultsIndex, check_run
 from prove_lightning.runs.stage import apply_test_sets
 
 
@@ -92,7 +92,7 @@ def plan_sweep(overrides: Sequence[str], progress: bool = False) -> list[Planned
     """Every run of the sweep with its pre-flight status (done, not_tested, locked, no_generated, no_source, to_run)."""
     with _hydra() as loader:
         hydra_ovr, jobs = _expand(overrides, loader)
-        indexes: dict[str, TestedIndex] = {}
+        indexes: dict[str, ResultsIndex] = {}
         planned: list[PlannedRun] = []
         iterator: object = jobs
         if progress:
@@ -103,7 +103,7 @@ def plan_sweep(overrides: Sequence[str], progress: bool = False) -> list[Planned
             cfg = compose_job(hydra_ovr, job)
             root = str(cfg.paths.output_root)
             if root not in indexes:
-                indexes[root] = TestedIndex(root)
+                indexes[root] = ResultsIndex(root)
             apply_test_sets(cfg)
             planned.append(PlannedRun(tuple(job), check_run(cfg, indexes[root])))
     return planned

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.runs.locks import lock_status
 from prove_lightning.runs.stage import SourceRun, final_checkpoint, generated_setting, source_run, stage_test_set_names
 
@@ -29,10 +28,12 @@ TO_RUN = "to_run"
 STATUSES = (DONE, NOT_TESTED, LOCKED, NO_GENERATED, NO_SOURCE, TO_RUN)
 
 
-class TestedIndex:
+class ResultsIndex:
     """Which (run_id, step, test_dataset) the results store holds; read once, asked many times."""
 
     def __init__(self, output_root: str | Path) -> None:
+        from prove_lightning.evaluation.results import ResultsStore  # imports torch: only when a run may be done
+
         store = ResultsStore(output_root)
         self.keys: set[tuple[str, int, str]] = set()
         if store.path.exists():
@@ -89,11 +90,10 @@ class Check:
     source: SourceRun | None = None
 
 
-def check_run(cfg: DictConfig, tested: TestedIndex | None = None, check_lock: bool = True) -> Check:
+def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: bool = True) -> Check:
     """The status of one composed run config (no part of the run is built)."""
     run_dir = Path(cfg.run_dir).resolve()
     run_id = str(cfg.run_relpath)
-    tested = tested or TestedIndex(cfg.paths.output_root)
     src = source_run(cfg)
     names = stage_test_set_names(cfg)
     stale_after = float(cfg.get("preflight", {}).get("lock_stale_after_s", 900))
@@ -106,6 +106,7 @@ def check_run(cfg: DictConfig, tested: TestedIndex | None = None, check_lock: bo
     if src is not None and src.mode == "evaluate":
         if not src.finished:
             return Check(NO_SOURCE, f"source run: {src.describe()}", run_dir, run_id, "skip", src)
+        tested = tested or ResultsIndex(cfg.paths.output_root)
         missing = tested.tested(run_id, int(src.max_steps or 0), names)
         if not missing:
             return Check(DONE, f"{src.final_ckpt.name} of {src.stage} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
@@ -114,6 +115,7 @@ def check_run(cfg: DictConfig, tested: TestedIndex | None = None, check_lock: bo
     final = final_checkpoint(run_dir, cfg)
     step = int(cfg.trainer.max_steps)
     if final.is_file():
+        tested = tested or ResultsIndex(cfg.paths.output_root)
         missing = tested.tested(run_id, step, names)
         if not missing:
             return Check(DONE, f"{final.name} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
