@@ -24,16 +24,21 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   for _ in $(seq $((limit * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   log "timed out waiting for $what"; tail -n 30 "$DIR"/log/*.log >&2 || true; return 1
 }
-stop_pidfile() {  # stop_pidfile FILE
-  local f=$1 pid
-  [[ -f $f ]] || return 0
-  pid=$(cat "$f" 2>/dev/null || true)
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
+stop_pidfiles() {  # stop_pidfiles FILE...: SIGTERM to all at once, up to 10 s to exit, then SIGKILL
+  local pids=() f pid
+  for f in "$@"; do
+    [[ -f $f ]] && pid=$(cat "$f" 2>/dev/null) && [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && pids+=("$pid")
+    rm -f "$f"
+  done
+  ((${#pids[@]})) || return 0
+  kill "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 100); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
 }
 
 start() {
@@ -136,14 +141,11 @@ EOF
 }
 
 stop() {
-  if [[ -f $SLURM_CONF ]] && pgrep -x slurmctld >/dev/null; then
-    scancel --full --quiet --partition=debug 2>/dev/null || true
+  if [[ -f $SLURM_CONF && -f $DIR/run/slurmctld.pid ]] && [[ -n $(squeue -h 2>/dev/null) ]]; then
+    scancel --full --quiet 2>/dev/null || true
   fi
-  stop_pidfile "$DIR/run/slurmd.pid"
-  stop_pidfile "$DIR/run/slurmctld.pid"
-  stop_pidfile "$DIR/run/slurmdbd.pid"
-  stop_pidfile "$DIR/run/mysqld.pid"
-  stop_pidfile "$DIR/run/munged.pid"
+  stop_pidfiles "$DIR"/run/{slurmd,slurmctld,slurmdbd,mysqld}.pid
+  stop_pidfiles "$DIR/run/munged.pid"
   log "down"
 }
 
