@@ -46,19 +46,21 @@ start() {
     command -v "$bin" >/dev/null || { log "missing $bin: run 'make slurm' (apt-get install munge slurmctld slurmd slurm-client slurmdbd mariadb-server)"; exit 3; }
   done
   [[ $(id -u) == 0 ]] || { log "the test cluster runs its daemons as root"; exit 3; }
-  if [[ -S /run/munge/munge.socket.2 ]] && pgrep -x munged >/dev/null; then
-    log "a munged is already running on /run/munge: stop it first (another test cluster?)"; exit 3
-  fi
   mkdir -p "$ETC" "$DIR"/{state,spool,log,run,db}
   local db_port dbd_port ctld_port d_port
   db_port=$(free_port); dbd_port=$(free_port); ctld_port=$(free_port); d_port=$(free_port)
 
-  # munge: our own key (root-owned, 600); slurmdbd only talks to the default socket under /run/munge
-  mkdir -p /run/munge && chmod 755 /run/munge
-  mungekey --create --force --keyfile="$ETC/munge.key" && chmod 600 "$ETC/munge.key"
-  munged --force --key-file="$ETC/munge.key" --pid-file="$DIR/run/munged.pid" --log-file="$DIR/log/munged.log" \
-    --seed-file="$DIR/run/munge.seed"
-  wait_for 10 munged munge -n
+  # munge: slurmdbd only talks to the default socket under /run/munge. A munged already serving it (the
+  # system's) is used as it is and left running; otherwise ours runs with its own key (root-owned, mode 600).
+  if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+    log "using the munged already running on /run/munge"
+  else
+    mkdir -p /run/munge && chmod 755 /run/munge
+    mungekey --create --force --keyfile="$ETC/munge.key" && chmod 600 "$ETC/munge.key"
+    munged --force --key-file="$ETC/munge.key" --pid-file="$DIR/run/munged.pid" --log-file="$DIR/log/munged.log" \
+      --seed-file="$DIR/run/munge.seed"
+    wait_for 10 munged bash -c "munge -n | unmunge"
+  fi
 
   # MariaDB with its own datadir, on a free TCP port of 127.0.0.1
   mariadb-install-db --user=root --datadir="$DIR/db" --auth-root-authentication-method=normal \
