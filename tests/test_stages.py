@@ -105,7 +105,9 @@ def test_batch_size_stage_scales_lr_by_the_models_rule_and_names_runs_by_batch(s
 
 def test_curriculum_and_domain_targeted_stages_set_the_strategy(searchpath: str, tmp_path: Path) -> None:
     cfg = _compose("stage=curriculum", "strategy=gen_automold", "stage.curriculum=ramp", searchpath=searchpath, tmp_path=tmp_path)
-    assert cfg.strategy.schedule == "ramp" and cfg.run_dir.endswith("_ramp")
+    assert dict(cfg.strategy.schedule) == {"kind": "linear", "start": 1.0} and cfg.run_dir.endswith("_ramp")
+    cfg = _compose("stage=curriculum", "strategy=gen_automold", searchpath=searchpath, tmp_path=tmp_path)
+    assert dict(cfg.strategy.schedule) == {"kind": "first", "until": 0.5} and cfg.run_dir.endswith("_first_half")
     cfg = _compose("stage=domain_targeted", "strategy=gen_automold", "stage.target_domain=night", searchpath=searchpath, tmp_path=tmp_path)
     assert list(cfg.strategy.domains) == ["night"] and cfg.run_dir.endswith("_to_night")
 

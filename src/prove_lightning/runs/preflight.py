@@ -67,6 +67,8 @@ def generated_rows(cfg: DictConfig) -> tuple[int | None, str]:
         return None, ""
     path = Path(setting["manifest"])
     if not path.is_file():
+        if setting["generates"]:
+            return None, f"manifest {path} is written on first use by the strategy's generator"
         return 0, f"manifest {path} does not exist"
     rows = [d for ds, d in _manifest_rows(path) if ds == setting["dataset"].lower()]
     domains = setting["domains"]
@@ -139,4 +141,6 @@ def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: b
             detail += f"; stale lock of {lock[1]} will be taken over"
     if n_gen:
         detail += f"; {n_gen} generated images"
+    elif where:
+        detail += f"; {where}"
     return Check(TO_RUN, detail, run_dir, run_id, "train", src)

@@ -112,9 +112,10 @@ def source_run(cfg: DictConfig) -> SourceRun | None:
 def generated_setting(cfg: DictConfig) -> dict[str, Any] | None:
     """Where this run's generated images come from, or None when it uses none (baseline, std_*, ratio 1.0).
 
-    Contract with the strategy configs: a strategy that mixes generated images sets ``strategy.manifest``
-    (the manifest CSV); ``strategy.ratio`` 1.0 means real only; ``strategy.domains`` (optional) keeps only
-    generated rows of those domains.
+    Contract with the strategy configs (conf/strategy/base/gen.yaml): a strategy that mixes generated images
+    sets ``strategy.manifest`` (the manifest CSV; null for a pool that needs none, as the noise ablation's);
+    ``strategy.ratio`` 1.0 means real only; ``strategy.domains`` (optional) keeps only generated rows of those
+    domains; ``strategy.generator`` with ``dataset.generate_missing`` writes a missing manifest on first use.
     """
     manifest = OmegaConf.select(cfg, "strategy.manifest", default=None)
     if not manifest:
@@ -125,4 +126,8 @@ def generated_setting(cfg: DictConfig) -> dict[str, Any] | None:
     domains = OmegaConf.select(cfg, "strategy.domains", default=None)
     if domains is not None and not isinstance(domains, str):
         domains = [str(d) for d in domains]
-    return {"manifest": str(manifest), "dataset": str(cfg.dataset.name), "domains": domains}
+    # a built-in generator writes a missing manifest on first use where the dataset allows it (ToyCity)
+    generates = bool(OmegaConf.select(cfg, "strategy.generator", default=None)) and bool(
+        OmegaConf.select(cfg, "dataset.generate_missing", default=False)
+    )
+    return {"manifest": str(manifest), "dataset": str(cfg.dataset.name), "domains": domains, "generates": generates}
