@@ -14,7 +14,7 @@ not finished), to_run (not started, partly trained, or holding a stale lock).
 from __future__ import annotations
 
 import argparse
-import json
+import os
 
 from prove_lightning.runs.preflight import STATUSES
 
@@ -32,13 +32,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--status", default=None, help=f"comma-separated statuses to list (of {', '.join(STATUSES)})")
     p.add_argument("--count", action="store_true", help="print only the number of runs per status")
     p.add_argument("--json", dest="json_out", default=None, help="also write the plan to this JSON file")
+    p.add_argument("-j", "--jobs", type=int, default=min(8, os.cpu_count() or 1), help="processes composing runs (default: up to 8)")
     a = p.parse_args(argv)
     wanted = set(a.status.split(",")) if a.status else set(STATUSES)
     unknown = wanted - set(STATUSES)
     if unknown:
         p.error(f"unknown status {sorted(unknown)}; use {', '.join(STATUSES)}")
 
-    planned = plan_sweep(a.overrides, progress=True)
+    planned = plan_sweep(a.overrides, progress=True, workers=a.jobs)
     counts = count_by_status(planned)
     console = Console(width=200)
     if not a.count:

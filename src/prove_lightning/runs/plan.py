@@ -88,25 +88,58 @@ def compose_job(hydra_overrides: Sequence[str], job: Sequence[str]) -> DictConfi
     return cfg
 
 
-def plan_sweep(overrides: Sequence[str], progress: bool = False) -> list[PlannedRun]:
-    """Every run of the sweep with its pre-flight status (done, not_tested, locked, no_generated, no_source, to_run)."""
-    with _hydra() as loader:
-        hydra_ovr, jobs = _expand(overrides, loader)
-        indexes: dict[str, ResultsIndex] = {}
-        planned: list[PlannedRun] = []
-        iterator: object = jobs
-        if progress:
-            from rich.progress import track
-
-            iterator = track(jobs, description="checking runs", transient=True)
-        for job in iterator:  # type: ignore[attr-defined]
+def _check_jobs(hydra_ovr: Sequence[str], jobs: Sequence[Sequence[str]]) -> list[PlannedRun]:
+    """Compose and check some jobs (in this process, or in a worker of plan_sweep's pool)."""
+    indexes: dict[str, ResultsIndex] = {}
+    out: list[PlannedRun] = []
+    with _hydra():
+        for job in jobs:
             cfg = compose_job(hydra_ovr, job)
             root = str(cfg.paths.output_root)
             if root not in indexes:
                 indexes[root] = ResultsIndex(root)
             apply_test_sets(cfg)
-            planned.append(PlannedRun(tuple(job), check_run(cfg, indexes[root])))
-    return planned
+            out.append(PlannedRun(tuple(job), check_run(cfg, indexes[root])))
+    return out
+
+
+def plan_sweep(overrides: Sequence[str], progress: bool = False, workers: int = 1) -> list[PlannedRun]:
+    """Every run of the sweep with its pre-flight status (done, not_tested, locked, no_generated, no_source, to_run).
+
+    Composing a run takes Hydra about 0.1-0.2 s, so large grids are checked by ``workers`` processes.
+    """
+    with _hydra() as loader:
+        hydra_ovr, jobs = _expand(overrides, loader)
+    chunk = 16
+    chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
+    results: list[list[PlannedRun]] = [[] for _ in chunks]
+    bar = None
+    if progress:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task(f"checking {len(jobs)} runs", total=len(jobs))
+    try:
+        if workers <= 1 or len(chunks) <= 1:
+            for i, part in enumerate(chunks):
+                results[i] = _check_jobs(hydra_ovr, part)
+                if bar is not None:
+                    bar.advance(task, len(part))
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=mp.get_context("spawn")) as pool:
+                futures = {pool.submit(_check_jobs, list(hydra_ovr), part): i for i, part in enumerate(chunks)}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    if bar is not None:
+                        bar.advance(task, len(chunks[futures[fut]]))
+    finally:
+        if bar is not None:
+            bar.stop()
+    return [run for part in results for run in part]
 
 
 def count_by_status(planned: Sequence[PlannedRun]) -> dict[str, int]:
