@@ -242,7 +242,10 @@ def test_preflight_skips_done_runs_and_only_tests_untested_ones(source, tmp_path
     # the same run copied to a fresh output root has its final checkpoint but no results there: test only
     copy_root = tmp_path / "copy"
     shutil.copytree(Path(result0["run_dir"]), copy_root / "demo/baseline/toycity/segformer_b0")
+    audit = copy_root / "demo/baseline/toycity/segformer_b0/audit.json"
+    audit_text = audit.read_text()
     tested = run_training(compose_train([*SCHED, *_toycopy(cache_root)], copy_root, cache_root))
+    assert audit.read_text() == audit_text  # the training run's record of its data pipeline is kept
     copied = copy_root / "demo/baseline/toycity/segformer_b0/checkpoints"
     assert tested["status"] == "done" and len(tested["test_rows"]) == 2 * (len(DOMAINS) + 1)
     assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in ckpt.parent.iterdir())  # no training

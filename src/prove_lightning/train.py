@@ -150,11 +150,12 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.index()
-    save_run_files(cfg, run_dir)
-    audit = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
-    if extension:
-        audit["extension"] = extension
-    atomic_write_json(run_dir / "audit.json", audit)
+    if action != "test":  # a test-only job keeps the training run's config.yaml and audit.json as they are
+        save_run_files(cfg, run_dir)
+        audit = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
+        if extension:
+            audit["extension"] = extension
+        atomic_write_json(run_dir / "audit.json", audit)
     max_steps = int(cfg.trainer.max_steps)
     final = run_dir / "checkpoints" / f"step_{max_steps}.ckpt"
     out: dict[str, Any] = {"final_ckpt": final, "test_rows": []}

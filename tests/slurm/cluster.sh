@@ -8,6 +8,7 @@
 # Needs Debian's munge slurmctld slurmd slurm-client slurmdbd mariadb-server (`make slurm` installs them) and root.
 # The node advertises more CPUs than the machine has (SlurmdParameters=config_overrides) and two GPUs that are
 # stand-ins (gres.conf names /dev/null and /dev/zero as their devices), so GPU requests schedule and show in the job's environment.
+# KillWait=60: a signalled job gets a minute to finish its step and save last.ckpt before SIGKILL (as on real clusters).
 set -euo pipefail
 
 cmd=${1:?usage: cluster.sh start|stop DIR}
@@ -112,7 +113,7 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=100
 SlurmdParameters=config_overrides
 ReturnToService=2
 MpiDefault=none
-KillWait=10
+KillWait=60
 InactiveLimit=0
 MinJobAge=600
 JobRequeue=1
