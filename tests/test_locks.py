@@ -7,7 +7,6 @@ import multiprocessing as mp
 import os
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
