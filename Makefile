@@ -8,7 +8,11 @@ export HF_HUB_OFFLINE := 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: env demo test clean
+.PHONY: env demo test clean slurm
+
+# Debian packages of the test suite's real single-node SLURM cluster (tests/slurm/cluster.sh starts it).
+SLURM_PKGS := munge slurmctld slurmd slurm-client slurmdbd mariadb-server
+SLURM_BINS := munged mungekey slurmctld slurmd slurmdbd sbatch sacct scontrol mariadbd mariadb-install-db
 
 env: $(STAMP)
 
@@ -25,8 +29,18 @@ demo: env
 	$(PY) -m prove_lightning.train -m sweep=demo
 	$(PY) -m prove_lightning.cli results --stage demo
 
-test: env
+test: env slurm
 	$(PY) -m pytest
+
+# Installs SLURM + MariaDB when missing (needs root: CI runs as root); a no-op when present.
+# PROVE_SKIP_SLURM=1 skips the install and the SLURM tests (they are then reported as skipped).
+slurm:
+	@if [ "$${PROVE_SKIP_SLURM:-0}" = 1 ]; then echo "slurm: skipped (PROVE_SKIP_SLURM=1)"; exit 0; fi; \
+	missing=""; for b in $(SLURM_BINS); do command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "slurm: missing$$missing; run 'sudo make slurm', or PROVE_SKIP_SLURM=1 make test" >&2; exit 1; fi; \
+	echo "slurm: installing $(SLURM_PKGS) (about a minute)"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SLURM_PKGS) >/dev/null
 
 clean:
 	rm -rf outputs multirun/* .cache

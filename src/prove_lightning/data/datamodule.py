@@ -49,6 +49,14 @@ def carve_val(records: Sequence[SampleRecord], fraction: float, seed: int, max_p
     return train, [SampleRecord(**{**r.__dict__, "split": "val"}) for r in val]
 
 
+def _ignore_sigterm(worker_id: int) -> None:
+    """Loader workers ignore SIGTERM: a scheduler signals the whole job, and the main process must be the one
+    that stops (after saving last.ckpt); workers end with it."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class SegDataModule(pl.LightningDataModule):
     def __init__(
         self,
@@ -140,6 +148,7 @@ class SegDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=False,
             pin_memory=False,
+            worker_init_fn=_ignore_sigterm if self.num_workers > 0 else None,
             **kw,
         )
 

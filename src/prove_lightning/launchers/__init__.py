@@ -1,0 +1,1 @@
+"""Cluster launchers that submitit does not ship (LSF)."""

@@ -1,0 +1,146 @@
+"""Pre-flight: before a job builds anything, decide whether its run needs training, testing, or nothing.
+
+The same checks feed ``prove plan`` (one status per run of a sweep) and every training job (train.py), so a
+grid launched twice only runs what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from prove_lightning.runs.locks import lock_status
+from prove_lightning.runs.stage import SourceRun, final_checkpoint, generated_setting, source_run, stage_test_set_names
+
+log = logging.getLogger(__name__)
+
+# statuses, in the order the plan lists them
+DONE = "done"  # final checkpoint exists and is tested on every test set of the stage
+NOT_TESTED = "not_tested"  # final checkpoint exists, some test set has no results
+LOCKED = "locked"  # a live process holds the run lock
+NO_GENERATED = "no_generated"  # gen_* strategy whose manifest has no rows for this dataset
+NO_SOURCE = "no_source"  # extended / cross-dataset run whose source run is not finished
+TO_RUN = "to_run"
+STATUSES = (DONE, NOT_TESTED, LOCKED, NO_GENERATED, NO_SOURCE, TO_RUN)
+
+
+class ResultsIndex:
+    """Which (run_id, step, test_dataset) the results store holds; read once, asked many times."""
+
+    def __init__(self, output_root: str | Path) -> None:
+        from prove_lightning.evaluation.results import ResultsStore  # imports torch: only when a run may be done
+
+        store = ResultsStore(output_root)
+        self.keys: set[tuple[str, int, str]] = set()
+        if store.path.exists():
+            with store.lock:
+                df = store.read()
+            if not df.empty:
+                self.keys = {(str(r), int(s), str(t)) for r, s, t in zip(df["run_id"], df["step"], df["test_dataset"])}
+
+    def tested(self, run_id: str, step: int, test_sets: list[str]) -> list[str]:
+        """The test sets that still lack results for this run at this step."""
+        return [t for t in test_sets if (run_id, step, t) not in self.keys]
+
+
+_manifest_cache: dict[tuple[str, float], list[tuple[str, str]]] = {}
+
+
+def _manifest_rows(path: Path) -> list[tuple[str, str]]:
+    """(dataset, domain) of every manifest row, cached per file version."""
+    key = (str(path), path.stat().st_mtime)
+    if key not in _manifest_cache:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            _manifest_cache[key] = [(str(r.get("dataset", "")).lower(), str(r.get("domain", ""))) for r in reader]
+    return _manifest_cache[key]
+
+
+def generated_rows(cfg: DictConfig) -> tuple[int | None, str]:
+    """Number of generated images this run can mix in (None when it mixes none), and where that was read."""
+    setting = generated_setting(cfg)
+    if setting is None:
+        return None, ""
+    path = Path(setting["manifest"])
+    if not path.is_file():
+        if setting["generates"]:
+            return None, f"manifest {path} is written on first use by the strategy's generator"
+        return 0, f"manifest {path} does not exist"
+    rows = [d for ds, d in _manifest_rows(path) if ds == setting["dataset"].lower()]
+    domains = setting["domains"]
+    if domains:
+        rows = [d for d in rows if d in domains]
+    where = f"{path} (dataset {setting['dataset']}{', domains ' + ','.join(domains) if domains else ''})"
+    return len(rows), where
+
+
+@dataclass(frozen=True)
+class Check:
+    """What pre-flight found for one run: a status, a sentence saying why, and what a job should do."""
+
+    status: str
+    detail: str
+    run_dir: Path
+    run_id: str
+    #: 'train' (fit then test), 'test' (final checkpoint exists: test only), 'evaluate' (test a source run's
+    #: checkpoint), or 'skip'
+    action: str
+    source: SourceRun | None = None
+
+
+def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: bool = True) -> Check:
+    """The status of one composed run config (no part of the run is built)."""
+    run_dir = Path(cfg.run_dir).resolve()
+    run_id = str(cfg.run_relpath)
+    src = source_run(cfg)
+    names = stage_test_set_names(cfg)
+    stale_after = float(cfg.get("preflight", {}).get("lock_stale_after_s", 900))
+
+    if check_lock:
+        lock = lock_status(run_dir, stale_after)
+        if lock is not None and lock[0] == "locked":
+            return Check(LOCKED, f"locked by {lock[1]}", run_dir, run_id, "skip", src)
+
+    if src is not None and src.mode == "evaluate":
+        if not src.finished:
+            return Check(NO_SOURCE, f"source run: {src.describe()}", run_dir, run_id, "skip", src)
+        tested = tested or ResultsIndex(cfg.paths.output_root)
+        missing = tested.tested(run_id, int(src.max_steps or 0), names)
+        if not missing:
+            return Check(DONE, f"{src.final_ckpt.name} of {src.stage} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
+        return Check(TO_RUN, f"test {src.stage}'s {src.final_ckpt.name} on {', '.join(missing)}", run_dir, run_id, "evaluate", src)
+
+    final = final_checkpoint(run_dir, cfg)
+    step = int(cfg.trainer.max_steps)
+    if final.is_file():
+        tested = tested or ResultsIndex(cfg.paths.output_root)
+        missing = tested.tested(run_id, step, names)
+        if not missing:
+            return Check(DONE, f"{final.name} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
+        return Check(NOT_TESTED, f"{final.name} exists; no results on {', '.join(missing)}", run_dir, run_id, "test", src)
+
+    n_gen, where = generated_rows(cfg)
+    if n_gen == 0:
+        return Check(NO_GENERATED, f"no generated images: {where}", run_dir, run_id, "skip", src)
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if src is not None and src.mode == "extend" and not last.is_file() and not src.finished:
+        return Check(NO_SOURCE, f"source run: {src.describe()}", run_dir, run_id, "skip", src)
+    detail = "not started"
+    if last.is_file():
+        detail = "partly trained: resumes from checkpoints/last.ckpt"
+    elif src is not None:
+        detail = f"continues {src.stage}'s {src.final_ckpt.name} to step {step}"
+    if check_lock:
+        lock = lock_status(run_dir, stale_after)
+        if lock is not None:
+            detail += f"; stale lock of {lock[1]} will be taken over"
+    if n_gen:
+        detail += f"; {n_gen} generated images"
+    elif where:
+        detail += f"; {where}"
+    return Check(TO_RUN, detail, run_dir, run_id, "train", src)

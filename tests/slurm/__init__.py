@@ -1,0 +1,1 @@
+"""Helpers for tests that launch real jobs: the test SLURM cluster, job environments, in-job callbacks."""
