@@ -212,3 +212,17 @@ def test_device_path_and_numpy_path_agree_and_sum_like_matrices() -> None:
     # a batch of per-domain histograms finalizes elementwise
     stacked = torch.stack([summed, torch.zeros_like(summed)])
     assert torch.equal(finalize_confusion(stacked, 19)[0], total) and finalize_confusion(stacked, 19)[1].sum() == 0
+
+
+def test_counts_added_in_place_on_both_paths() -> None:
+    rng = np.random.default_rng(3)
+    gt = torch.from_numpy(rng.integers(0, 19, (300, 700)).astype(np.uint8))  # > one counting chunk
+    pr = torch.from_numpy(rng.integers(0, 19, (300, 700)).astype(np.uint8))
+    once = confusion_counts(pr, gt)
+    for counter in (confusion_counts, _counts_torch):
+        acc = torch.zeros(EXT, EXT, dtype=torch.int64)
+        assert counter(pr, gt, out=acc) is acc
+        counter(pr.long(), gt.long(), out=acc)
+        assert torch.equal(acc, 2 * once)
+    with pytest.raises(ValueError, match="out must be"):
+        confusion_counts(pr, gt, out=torch.zeros(EXT, EXT, dtype=torch.int32))
