@@ -36,6 +36,7 @@ def source(tmp_path: Path) -> StratifiedSource:
         img(root / "train/images/FixDS" / dom / f"{stem}.jpg")
         write_png(root / "train/labels/FixDS" / dom / f"{stem}.png", np.zeros((H, W), np.uint8))
     img(root / "test/images/FixDS/clear_day/t1.jpg")
+    write_png(root / "test/labels/FixDS/clear_day/t1.png", np.zeros((H, W), np.uint8))
     return StratifiedSource(root, "FixDS", name="fixds")
 
 
@@ -74,6 +75,7 @@ def test_each_layout_is_detected_and_matched_by_stem(layout: str, source: Strati
 def test_ambiguous_stem_is_an_error(source: StratifiedSource, tmp_path: Path, options: ManifestOptions) -> None:
     root = source.root
     img(root / "train/images/FixDS/night/x1.jpg")  # a second training image with stem x1
+    write_png(root / "train/labels/FixDS/night/x1.png", np.zeros((H, W), np.uint8))
     gen = tmp_path / "GEN" / "M"
     img(gen / "fog/FixDS/x1.png")
     with pytest.raises(DataError, match=r"x1.png: its stem matches 2 training images of dataset 'fixds' .*ambiguous"):
@@ -114,7 +116,7 @@ def test_cli_build_and_check(source: StratifiedSource, tmp_path: Path, capsys: p
     gen = tmp_path / "GEN" / "CUT"
     img(gen / "clear_day2fog/FixDS/x1.png")
     img(gen / "clear_day2fog/FixDS/x2.png")
-    ds = ["dataset=stratified", "dataset.source.dataset_dir=FixDS", "dataset.name=fixds", f"paths.data_root={source.root}", f"paths.generated_root={tmp_path}/GEN"]
+    ds = ["dataset=stratified", "dataset.source.dataset_dir=FixDS", "dataset.name=fixds", f"paths.stratified_root={source.root}", f"paths.generated_root={tmp_path}/GEN"]
     assert cli_main(["manifest", "build", "strategy=gen_CUT", *ds, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "foggy" in out and "clear_day2fog" in out
