@@ -17,15 +17,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+# the one Cityscapes labelId -> trainId table (data/label_tables.py); saved predictions use its inverse
+from prove_lightning.data.label_tables import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.data.labels import NUM_CLASSES
 from prove_lightning.errors import ConfigError, DataError
 from prove_lightning.io import write_png
 
-#: Cityscapes labelId -> trainId for the 19 evaluated classes (reference/datasets.md §2.1, cityscapesScripts labels.py)
-CITYSCAPES_LABELID_TO_TRAINID: dict[int, int] = {
-    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
-    23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18,
-}
 
 PredictionFormat = Callable[[np.ndarray], np.ndarray]
 PREDICTION_FORMATS: dict[str, PredictionFormat] = {}
