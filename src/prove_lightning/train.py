@@ -26,9 +26,11 @@ from prove_lightning.config import CONF_DIR, instantiate
 from prove_lightning.data.augment import describe_hooks
 from prove_lightning.errors import ConfigError
 from prove_lightning.io import atomic_write_json, atomic_write_text
+from prove_lightning.runs import ddp
 from prove_lightning.runs.audit import PipelineAudit
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLock, RunLocked
 from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs.ranks import Decider, Role, detect_role
 from prove_lightning.runs.stage import apply_test_sets, final_checkpoint
 from prove_lightning.runs.version import code_version
 
@@ -97,6 +99,16 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None, in_s
     run_dir = Path(cfg.run_dir).resolve()
     OmegaConf.update(cfg, "run_dir", str(run_dir), force_add=True)
     apply_test_sets(cfg)
+    role = detect_role()
+    if not role.decides:  # another process decides and does the bookkeeping; this one only joins the training
+        from prove_lightning.runs.follow import follow
+
+        return follow(cfg, role, run_dir, lambda check, decision: _execute(cfg, run_dir, check, extra_callbacks, None, decision))
+    with Decider(role, run_dir, ddp.devices_per_node(cfg)) as decider:
+        return _decide_and_run(cfg, run_dir, extra_callbacks, in_sweep, decider)
+
+
+def _decide_and_run(cfg: DictConfig, run_dir: Path, extra_callbacks: list[Any] | None, in_sweep: bool, decider: Decider) -> dict[str, Any]:
     pre = cfg.get("preflight") or {}
     check = check_run(cfg, check_lock=False)
     result: dict[str, Any] = {
@@ -112,7 +124,7 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None, in_s
             if _skip(cfg, check, in_sweep):
                 return result
             took_over = getattr(lock, "took_over", None)
-            result.update(_execute(cfg, run_dir, check, extra_callbacks, took_over))
+            result.update(_execute(cfg, run_dir, check, extra_callbacks, took_over, decider=decider))
     except RunLocked as err:
         if not in_sweep:
             raise
@@ -134,8 +146,14 @@ def _skip(cfg: DictConfig, check: Check, in_sweep: bool) -> bool:
     return True
 
 
-def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list[Any] | None, took_over: str | None) -> dict[str, Any]:
-    """Build the parts and do what pre-flight decided: train (+ test), test only, or evaluate a source run."""
+def _execute(
+    cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list[Any] | None, took_over: str | None,
+    decision: dict[str, Any] | None = None, decider: Decider | None = None,
+) -> dict[str, Any]:
+    """Build the parts and do what pre-flight decided: train (+ test), test only, or evaluate a source run.
+
+    The deciding rank (``decider``) writes the run's files, announces the decision just before training and
+    tests; a follower rank (``decision``: what rank 0 announced) only builds the same parts and trains."""
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -144,6 +162,9 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
     from prove_lightning.runs.preempt import EXIT_PREEMPTED
 
     action = "test" if check.status == DONE else check.action
+    decides = decision is None
+    if decides and action != "train" and decider is not None:
+        decider.announce(action, check.status, check.detail)  # followers have nothing to do: rank 0 tests alone
     callbacks = list(extra_callbacks or [])
     extension = None
     if check.source is not None and check.source.mode == "extend":
@@ -152,7 +173,8 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.index()
-    if action != "test":  # a test-only job keeps the training run's config.yaml and audit.json as they are
+    static: dict[str, Any] = {}
+    if action != "test" and decides:  # a test-only job keeps the training run's config.yaml and audit.json as they are
         save_run_files(cfg, run_dir)
         static = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
         if extension:
@@ -168,20 +190,24 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
         module = build_module(cfg, datamodule.test_dataset_names)
         # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
         static["batch_augment"] = describe_hooks(getattr(module, "batch_hooks", []))
-        audit = PipelineAudit(run_dir / "audit.json", static, expected_real=datamodule.mixing.expected_real)
-        resume = find_resume_checkpoint(cfg, run_dir, check)
-        if not resume:
+        audit = PipelineAudit(run_dir / "audit.json", static, expected_real=datamodule.expected_real)
+        resume = find_resume_checkpoint(cfg, run_dir, check) if decides else decision.get("resume")  # type: ignore[union-attr]
+        if not resume and decides:
             audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
         trainer = build_trainer(cfg, [audit, *callbacks])
+        ddp.check_world(cfg, trainer, in_multirun=ddp.in_multirun())
         if resume:
             log.info("resuming from %s", resume)
+        if decider is not None:
+            decider.announce("train", check.status, check.detail, resume=resume)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
         except SIGTERMException:
             log.warning("%s stopped by SIGTERM at step %d; checkpoints/last.ckpt holds it", cfg.run_relpath, trainer.global_step)
             raise SystemExit(EXIT_PREEMPTED) from None
-        if trainer.global_step >= max_steps and not final.is_file():
-            trainer.save_checkpoint(final)
+        ddp.save_final(trainer, final, max_steps)
+        if not decides:
+            return out
     if cfg.test_after_training and final.is_file():
         rows = test_checkpoint(cfg, final, datamodule=datamodule, store_root=cfg.paths.output_root, accelerator=cfg.trainer.accelerator)
         print(format_table(rows, title=f"{cfg.run_relpath} @ step {rows[0]['step'] if rows else max_steps}: mIoU per domain"))
