@@ -196,6 +196,7 @@ def _execute(
             audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
         trainer = build_trainer(cfg, [audit, *callbacks])
         ddp.check_world(cfg, trainer, in_multirun=ddp.in_multirun())
+        static["batch"] = ddp.batch_record(cfg, trainer, module.lr)
         if resume:
             log.info("resuming from %s", resume)
         if decider is not None:
