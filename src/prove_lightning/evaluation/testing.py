@@ -123,9 +123,12 @@ def test_checkpoint(
     out_dir = run_dir / "test" / f"step_{step}"
     writer = PredictionWriter(out_dir, test_sets) if save_predictions else None
     module.test_prediction_hook = writer
+    from prove_lightning.runs.ddp import single_process_plugins
+
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
+        plugins=single_process_plugins(),  # rank 0 tests alone, also inside a multi-task job
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=progress,

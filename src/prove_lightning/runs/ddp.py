@@ -66,3 +66,15 @@ def batch_record(cfg: DictConfig, trainer: pl.Trainer, lr: float) -> dict[str, A
         "lr": float(lr),
         "lr_rule": f"{cfg.model.lr_scaling}: {cfg.model.lr} at batch {cfg.model.reference_batch_size}",
     }
+
+
+def single_process_plugins() -> list[Any]:
+    """Plugins for a Trainer that runs in this process alone (rank 0's final test) inside a multi-task job.
+
+    Lightning would otherwise pick the scheduler's environment (SLURM, LSF, torchrun) and refuse devices=1
+    against the job's tasks per node; a plain LightningEnvironment keeps it a one-process run."""
+    from lightning_fabric.plugins.environments import LightningEnvironment, LSFEnvironment, SLURMEnvironment, TorchElasticEnvironment
+
+    if any(env.detect() for env in (SLURMEnvironment, LSFEnvironment, TorchElasticEnvironment)):
+        return [LightningEnvironment()]
+    return []
