@@ -171,6 +171,21 @@ def test_stage_test_sets_drive_the_auto_test(source) -> None:
 
 
 @pytest.mark.slow
+def test_eval_of_a_run_without_test_datasets_tests_the_stages_test_sets(source) -> None:
+    """`prove eval run_dir=<run>` tests on the stage's test sets as training did (a cg run: Cityscapes + ACDC),
+    with the same numbers, not on the run's own dataset only."""
+    from prove_lightning.eval import run_eval
+
+    _, result, _, out = source
+    trained = read_results(out)
+    trained = trained[trained.run_id == "demo/baseline/toycity/segformer_b0"].set_index(["test_dataset", "domain"]).mIoU.sort_index()
+    rows = run_eval(OmegaConf.create({"run_dir": str(result["run_dir"]), "ckpt_path": None, "ckpt": "final", "progress": False, "num_workers": 0}))
+    assert sorted({r["test_dataset"] for r in rows}) == ["toycity", "toycopy"]
+    again = {(r["test_dataset"], r["domain"]): r["mIoU"] for r in rows}
+    assert {k: round(v, 6) for k, v in again.items()} == {k: round(v, 6) for k, v in trained.items()}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", ["recompute", "restart"])
 def test_extended_training_redefines_the_lr_schedule_over_the_new_horizon(source, rule: str, cache_root: Path) -> None:
     from conftest import compose_train
