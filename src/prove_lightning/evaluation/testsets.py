@@ -10,7 +10,7 @@ dataset B's test split the same way as on its own. Keys read from a dataset conf
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from torch.utils.data import DataLoader
 
