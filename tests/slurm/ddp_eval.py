@@ -18,14 +18,15 @@ from omegaconf import OmegaConf
 from prove_lightning.config import instantiate
 from prove_lightning.data.domains import DOMAINS
 from prove_lightning.evaluation.metrics import metrics_from_confusion
-from prove_lightning.evaluation.testing import build_module, class_names_of, load_weights
+from prove_lightning.evaluation.testing import class_names_for, load_weights
+from prove_lightning.tasks.parts import build_module
 
 
 def evaluate(run_dir: str, ckpt: str, devices: int) -> dict | None:
     cfg = OmegaConf.load(Path(run_dir) / "config.yaml")
     datamodule = instantiate(cfg.data)
     datamodule.index()
-    module = build_module(cfg, datamodule.test_dataset_names)
+    module = build_module(OmegaConf.to_container(cfg, resolve=True), datamodule.test_dataset_names)
     load_weights(module, ckpt)
     trainer = pl.Trainer(
         accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto", logger=False, enable_checkpointing=False,
@@ -36,7 +37,7 @@ def evaluate(run_dir: str, ckpt: str, devices: int) -> dict | None:
     trainer.test(module, datamodule=datamodule, verbose=False)
     if trainer.global_rank != 0:
         return None
-    cm, names = module.test_cm.cpu(), class_names_of(cfg)
+    cm, names = module.test_cm.cpu(), class_names_for(int(cfg.dataset.num_classes))
     test = {}
     for t, name in enumerate(datamodule.test_dataset_names):
         counts = {d: module.test_image_counts.get((t, d), 0) for d in DOMAINS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig
+from typing import Mapping
 
 from prove_lightning.errors import ConfigError
 
@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     import pytorch_lightning as pl
 
 
-def devices_per_node(cfg: DictConfig) -> int:
+def devices_per_node(config: Mapping[str, Any]) -> int:
     """``trainer.devices`` as a count (a list of ids counts its length; 'auto' / -1: the visible GPUs, or 1)."""
     from prove_lightning.optim import global_batch_size
 
-    return global_batch_size(1, cfg.trainer.get("devices", 1))
+    return global_batch_size(1, config["trainer"].get("devices", 1))
 
 
 def in_multirun() -> bool:
@@ -27,7 +27,7 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def check_world(cfg: DictConfig, trainer: pl.Trainer, in_multirun: bool = False) -> None:
+def check_world(config: Mapping[str, Any], trainer: pl.Trainer, in_multirun: bool = False) -> None:
     """Refuse set-ups that cannot work, with the fix, before any worker starts.
 
     Lightning's subprocess launcher starts the other ranks by re-running this process's command line; inside a
@@ -36,7 +36,7 @@ def check_world(cfg: DictConfig, trainer: pl.Trainer, in_multirun: bool = False)
     env = getattr(trainer.strategy, "cluster_environment", None)
     if trainer.world_size > 1 and env is not None and not env.creates_processes_externally and in_multirun:
         raise ConfigError(
-            f"trainer.devices={cfg.trainer.get('devices')} inside a sweep: Lightning would start the other ranks by re-running "
+            f"trainer.devices={config['trainer'].get('devices')} inside a sweep: Lightning would start the other ranks by re-running "
             "the whole sweep. Give each job one task per device from the scheduler instead "
             "(hydra/launcher=slurm_ddp, or lsf_ddp), or run the multi-device run on its own, without -m"
         )
@@ -54,17 +54,17 @@ def save_final(trainer: pl.Trainer, final: Path, max_steps: int) -> None:
         trainer.save_checkpoint(final)
 
 
-def batch_record(cfg: DictConfig, trainer: pl.Trainer, lr: float) -> dict[str, Any]:
+def batch_record(config: Mapping[str, Any], trainer: pl.Trainer, lr: float) -> dict[str, Any]:
     """What one optimizer step sees, for audit.json: per-device batch x world size = the global batch the LR
     rule scaled by."""
-    per_device = int(cfg.data.batch_size)
+    per_device, model = int(config["data"]["batch_size"]), config["model"]
     return {
         "per_device": per_device,
         "world_size": int(trainer.world_size),
         "num_nodes": int(trainer.num_nodes),
         "global": per_device * int(trainer.world_size),
         "lr": float(lr),
-        "lr_rule": f"{cfg.model.lr_scaling}: {cfg.model.lr} at batch {cfg.model.reference_batch_size}",
+        "lr_rule": f"{model['lr_scaling']}: {model['lr']} at batch {model['reference_batch_size']}",
     }
 
 
