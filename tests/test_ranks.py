@@ -56,3 +56,20 @@ def test_followers_wait_for_the_deciders_file_and_get_skip_when_it_decides_nothi
     other = detect_role({**env, "SLURM_JOB_ID": "6", "SLURM_PROCID": "1"})
     with pytest.raises(RankWaitTimeout, match="rank_wait_s"):
         wait_for_decision(other, tmp_path, timeout_s=0.2, poll_s=0.05)
+
+
+def test_devices_above_one_inside_a_sweep_without_scheduler_tasks_is_refused_with_the_fix() -> None:
+    from types import SimpleNamespace
+
+    from lightning_fabric.plugins.environments import LightningEnvironment, SLURMEnvironment
+
+    from prove_lightning.errors import ConfigError
+    from prove_lightning.runs.ddp import check_world
+
+    config = {"trainer": {"devices": 2}}
+    lightning = SimpleNamespace(world_size=2, strategy=SimpleNamespace(cluster_environment=LightningEnvironment()))
+    with pytest.raises(ConfigError, match="slurm_ddp"):
+        check_world(config, lightning, in_multirun=True)
+    check_world(config, lightning, in_multirun=False)  # a single run: Lightning starts the workers itself
+    srun = SimpleNamespace(world_size=2, strategy=SimpleNamespace(cluster_environment=SLURMEnvironment()))
+    check_world(config, srun, in_multirun=True)  # srun started every rank: fine inside a sweep
