@@ -22,7 +22,7 @@ from test_sweeps import searchpath  # noqa: F401 - fixture: stand-ins for option
 STAGES = sorted(p.stem for p in (CONF_DIR / "stage").glob("*.yaml"))
 STAGE_KEYS = {
     "name", "train_domains", "val_domains", "max_steps", "val_check_interval", "checkpoint_interval",
-    "test_train_dataset", "test_sets", "run_suffix", "extend_from", "extend_lr", "evaluate_from",
+    "test_train_dataset", "test_sets", "run_suffix", "extend_from", "extend_lr", "evaluate_from", "test_checkpoints",
 }
 ALL = list(DOMAINS)
 

@@ -28,7 +28,7 @@ from prove_lightning.errors import ConfigError
 from prove_lightning.io import atomic_write_json, atomic_write_text
 from prove_lightning.runs.audit import PipelineAudit
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLock, RunLocked
-from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run, tested_steps_of
 from prove_lightning.runs.stage import apply_test_sets, final_checkpoint
 from prove_lightning.runs.version import code_version
 
@@ -183,9 +183,14 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
         if trainer.global_step >= max_steps and not final.is_file():
             trainer.save_checkpoint(final)
     if cfg.test_after_training and final.is_file():
-        rows = test_checkpoint(cfg, final, datamodule=datamodule, store_root=cfg.paths.output_root, accelerator=cfg.trainer.accelerator)
-        print(format_table(rows, title=f"{cfg.run_relpath} @ step {rows[0]['step'] if rows else max_steps}: mIoU per domain"))
-        out["test_rows"] = rows
+        # action 'evaluate' tests the source's final checkpoint; else every checkpoint stage.test_checkpoints selects
+        todo = [(max_steps, final)] if action == "evaluate" else tested_steps_of(cfg, run_dir, check.source)
+        for step, ckpt in todo:
+            if not ckpt.is_file():
+                raise ConfigError(f"{ckpt} does not exist: stage.test_checkpoints selects step {step}; run `prove eval run_dir={run_dir} ckpt=all` for the saved ones")
+            rows = test_checkpoint(cfg, ckpt, datamodule=datamodule, store_root=cfg.paths.output_root, accelerator=cfg.trainer.accelerator)
+            print(format_table(rows, title=f"{cfg.run_relpath} @ step {rows[0]['step'] if rows else step}: mIoU per domain"))
+            out["test_rows"] += rows
         out["status"] = DONE
     return out
 

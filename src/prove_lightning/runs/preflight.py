@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from prove_lightning.runs.locks import lock_status
 from prove_lightning.runs.stage import SourceRun, final_checkpoint, generated_setting, source_run, stage_test_set_names
+from prove_lightning.runs.test_checkpoints import checkpoints_to_test
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,32 @@ class Check:
     source: SourceRun | None = None
 
 
+def tested_steps_of(cfg: DictConfig, run_dir: Path, src: SourceRun | None) -> list[tuple[int, Path]]:
+    """stage.test_checkpoints of this run as (step, checkpoint file) (runs/test_checkpoints.py)."""
+    from omegaconf import OmegaConf
+
+    setting = OmegaConf.select(cfg, "stage.test_checkpoints", default="final")
+    setting = OmegaConf.to_container(setting) if OmegaConf.is_config(setting) else setting
+    return checkpoints_to_test(setting, int(cfg.trainer.max_steps), int(cfg.stage.checkpoint_interval), run_dir, src)
+
+
+def checkpoint_words(cfg: DictConfig) -> str:
+    from omegaconf import OmegaConf
+
+    setting = OmegaConf.select(cfg, "stage.test_checkpoints", default="final")
+    return {"final": f"step_{int(cfg.trainer.max_steps)}.ckpt", "all": "every checkpoint"}.get(str(setting), f"checkpoints {setting}")
+
+
+def untested_checkpoints(cfg: DictConfig, run_dir: Path, run_id: str, src: SourceRun | None, names: list[str], tested: ResultsIndex) -> dict[int, list[str]]:
+    """{step: test sets without results} over the checkpoints stage.test_checkpoints selects."""
+    out = {}
+    for s, _ in tested_steps_of(cfg, run_dir, src):
+        missing = tested.tested(run_id, s, names)
+        if missing:
+            out[s] = missing
+    return out
+
+
 def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: bool = True) -> Check:
     """The status of one composed run config (no part of the run is built)."""
     run_dir = Path(cfg.run_dir).resolve()
@@ -118,10 +145,11 @@ def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: b
     step = int(cfg.trainer.max_steps)
     if final.is_file():
         tested = tested or ResultsIndex(cfg.paths.output_root)
-        missing = tested.tested(run_id, step, names)
+        missing = untested_checkpoints(cfg, run_dir, run_id, src, names, tested)
+        which = checkpoint_words(cfg)
         if not missing:
-            return Check(DONE, f"{final.name} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
-        return Check(NOT_TESTED, f"{final.name} exists; no results on {', '.join(missing)}", run_dir, run_id, "test", src)
+            return Check(DONE, f"{which} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
+        return Check(NOT_TESTED, f"{final.name} exists; no results for " + "; ".join(f"step {s} on {', '.join(t)}" for s, t in missing.items()), run_dir, run_id, "test", src)
 
     n_gen, where = generated_rows(cfg)
     if n_gen == 0:
