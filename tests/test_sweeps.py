@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from prove_lightning.config import CONF_DIR
-from prove_lightning.runs.plan import expand_sweep
+from prove_lightning.tasks.plan import expand_sweep
 
 GROUPS = ("stage", "dataset", "model", "strategy", "augment", "loss")
 
@@ -185,7 +185,7 @@ VARIANTS = {
 @pytest.mark.parametrize("sweep", sorted(VARIANTS))
 def test_runs_that_differ_only_in_a_value_get_their_own_run_directory(sweep: str, searchpath: str) -> None:
     """Run names tell apart runs of a grid that differ in ratio, augment, loss, batch size, schedule or target domain."""
-    from prove_lightning.runs.plan import plan_sweep
+    from prove_lightning.tasks.plan import plan_sweep
 
     narrow, n = VARIANTS[sweep]
     runs = plan_sweep([f"sweep={sweep}", *narrow, searchpath])
@@ -224,7 +224,7 @@ def test_an_unknown_extra_strategy_is_an_error_not_a_silent_no_op(searchpath: st
 
 def test_a_new_strategy_file_joins_every_all_strategies_grid_without_editing_a_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """issue 10 item 5: the all-strategies grids are a rule over conf/strategy/, not pasted lists."""
-    import prove_lightning.runs.plan as plan
+    import prove_lightning.tasks.plan as plan
 
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)

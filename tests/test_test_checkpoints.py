@@ -43,25 +43,24 @@ def test_extended_and_from_scratch_stages_test_every_checkpoint(stage: str, n: i
 
 
 def test_every_checkpoint_is_tested_after_training_and_preflight_knows(train_cfg) -> None:  # noqa: ANN001
-    from prove_lightning.runs.preflight import DONE, NOT_TESTED, ResultsIndex, check_run
-    from prove_lightning.runs.stage import apply_test_sets
+    from prove_lightning.evaluation.results import ResultsStore
+    from prove_lightning.runs.preflight import DONE, NOT_TESTED, check_run
+    from prove_lightning.tasks.spec import build_run_spec
+    from prove_lightning.tasks.store import results_index
     from prove_lightning.train import run_training
 
     short = ["trainer.max_steps=4", "trainer.val_check_interval=4", "stage.checkpoint_interval=2", "+trainer.limit_val_batches=0"]
-    cfg = train_cfg("stage.test_checkpoints=all", *short)
-    result = run_training(cfg)
+    result = run_training(train_cfg("stage.test_checkpoints=all", *short))
     assert sorted({r["step"] for r in result["test_rows"]}) == [2, 4]  # every row carries its checkpoint's step
-    cfg = train_cfg("stage.test_checkpoints=all", *short)
-    apply_test_sets(cfg)
-    assert check_run(cfg, ResultsIndex(cfg.paths.output_root)).status == DONE
-    # a selection naming a step without results: the run is trained but not tested (pre-flight sees the step)
-    from prove_lightning.evaluation.results import ResultsStore
-
-    store = ResultsStore(cfg.paths.output_root)
+    spec = build_run_spec(train_cfg("stage.test_checkpoints=all", *short))
+    assert check_run(spec, results_index(spec.output_root)).status == DONE
+    # a selected step without results: the run is trained but not tested (pre-flight sees the step)
+    store = ResultsStore(spec.output_root)
     with store.lock:
         df = store.read()
-    df = df[df.step != 2]
-    df.to_csv(store.path, index=False)
-    check = check_run(cfg, ResultsIndex(cfg.paths.output_root))
+    df[df.step != 2].to_csv(store.path, index=False)
+    check = check_run(spec, results_index(spec.output_root))
     assert check.status == NOT_TESTED and "step 2 on" in check.detail
-    assert check_run(train_cfg("stage.test_checkpoints=final", *short), ResultsIndex(cfg.paths.output_root)).status == DONE
+    final_only = build_run_spec(train_cfg("stage.test_checkpoints=final", *short))
+    assert check_run(final_only, results_index(spec.output_root)).status == DONE
+    assert check_run(build_run_spec(train_cfg("stage.test_checkpoints=[2,4]", *short)), results_index(spec.output_root)).status == NOT_TESTED

@@ -124,7 +124,7 @@ def stratify_cmd(argv: list[str]) -> int:
     for split, c in rep.counts.items():
         print(f"{split}: {sum(c.values())} images linked: " + ", ".join(f"{d} {n}" for d, n in c.items()))
     print(f"domain from: {rep.domain_sources}")
-    print("train on it: prove train stage=s1 " + " ".join(rep.dataset_overrides(source.label_mapping)))
+    print("train on it: prove train stage=s1 " + " ".join(rep.dataset_overrides(source.label_mapping, source.name)))
     return 0
 
 

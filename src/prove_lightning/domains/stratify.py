@@ -31,9 +31,10 @@ class StratifyReport:
     untagged: int
     domain_sources: dict[str, int]
 
-    def dataset_overrides(self, label_mapping: str) -> list[str]:
+    def dataset_overrides(self, label_mapping: str, dataset: str) -> list[str]:
         return [
             "dataset=stratified",
+            f"dataset.name={dataset}",
             f"paths.stratified_root={self.out}",
             f"dataset.source.dataset_dir={self.dataset_dir}",
             f"dataset.source.label_mapping={label_mapping}",
