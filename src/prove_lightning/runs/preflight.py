@@ -128,8 +128,11 @@ def check_run(spec: RunSpec, tested: ResultsIndex, check_lock: bool = True) -> C
         if not missing:
             which = final.name if spec.test_checkpoints in (None, "final") else f"checkpoints {sorted(s for s, _ in spec.checkpoints_to_test())}"
             return Check(DONE, f"{which} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
-        detail = "; ".join(f"step {s} on {', '.join(m)}" for s, m in missing.items())
-        return Check(NOT_TESTED, f"{final.name} exists; no results for {detail}", run_dir, run_id, "test", src)
+        if list(missing) == [step]:
+            detail = f"no results on {', '.join(missing[step])}"
+        else:
+            detail = "no results for " + "; ".join(f"step {s} on {', '.join(m)}" for s, m in missing.items())
+        return Check(NOT_TESTED, f"{final.name} exists; {detail}", run_dir, run_id, "test", src)
 
     n_gen, where = generated_rows(spec.generated)
     if n_gen == 0:
