@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -41,10 +42,24 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """RGB uint8 (H, W, 3)."""
+    """RGB uint8 (H, W, 3), decoded by OpenCV: one decode, the BGR->RGB swap in place, no other copy.
+
+    ``IMREAD_IGNORE_ORIENTATION``: pixels as stored, like PIL and like the labels (an EXIF rotation would move the
+    image off its label). Grey, palette and RGBA files come back as 3-channel RGB (alpha dropped), as PIL's
+    ``convert("RGB")``. OpenCV returns None instead of raising: the cause is told apart here.
+    """
+    img = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest")
+        return _read_image_pil(path)  # formats OpenCV lacks (e.g. some TIFF/GIF variants); PIL says why if it cannot
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
+
+
+def _read_image_pil(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
-            return np.array(im.convert("RGB"))
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB")).copy()
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:

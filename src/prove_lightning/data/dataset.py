@@ -67,8 +67,17 @@ class SegDataset(Dataset):
         for hook in self.sample_hooks:
             sample = hook(sample, rng)
         sample["image"] = torch.from_numpy(np.ascontiguousarray(sample["image"])).permute(2, 0, 1).contiguous()
-        sample["label"] = torch.from_numpy(np.ascontiguousarray(sample["label"]).astype(np.int64))
+        sample["label"] = torch.from_numpy(compact_label(sample["label"]))
         return sample
+
+
+def compact_label(label: np.ndarray) -> np.ndarray:
+    """trainIds stay uint8 end to end (1 byte per pixel to collate, move and count; losses widen on the device).
+
+    Label mappings give uint8 (ids 0..254 and ignore 255); anything wider is kept as int64 so no value is lost.
+    """
+    label = np.ascontiguousarray(label)
+    return label if label.dtype == np.uint8 else label.astype(np.int64)
 
 
 def index_seed(index: int) -> int:
