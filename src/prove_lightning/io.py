@@ -41,8 +41,10 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, bgr: bool = False) -> np.ndarray:
     """RGB uint8 (H, W, 3), decoded by OpenCV: one decode, the BGR->RGB swap in place, no other copy.
+
+    ``bgr=True`` returns OpenCV's BGR as decoded, for a pipeline that converts its (smaller) crop instead.
 
     ``IMREAD_IGNORE_ORIENTATION``: pixels as stored, like PIL and like the labels (an EXIF rotation would move the
     image off its label). Grey, palette and RGBA files come back as 3-channel RGB (alpha dropped), as PIL's
@@ -52,8 +54,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if img is None:
         if not Path(path).is_file():
             raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest")
-        return _read_image_pil(path)  # formats OpenCV lacks (e.g. some TIFF/GIF variants); PIL says why if it cannot
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
+        img = _read_image_pil(path)  # formats OpenCV lacks (e.g. some TIFF/GIF variants); PIL says why if it cannot
+        return cv2.cvtColor(img, cv2.COLOR_RGB2BGR, dst=img) if bgr else img
+    return img if bgr else cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
 
 
 def _read_image_pil(path: str | os.PathLike) -> np.ndarray:

@@ -124,7 +124,7 @@ def finalize_confusion(counts: torch.Tensor, num_classes: int, ignore_index: int
         raise ValueError(f"num_classes must be in 1..256, got {num_classes}")
     if not 0 <= ignore_index <= 255:
         raise ValueError(f"ignore_index must be in 0..255, got {ignore_index}")
-    flat = counts.reshape(-1, EXT, EXT).sum(0).cpu().numpy()
+    flat = counts.reshape(-1, EXT, EXT).cpu().numpy().sum(0)  # numpy: no OpenMP wait on a shared machine
     rows = np.ones(EXT, dtype=bool)
     rows[1 : num_classes + 1] = False
     rows[ignore_index + 1] = False
