@@ -32,6 +32,22 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic GC around a burst of allocations that makes no garbage (unpickling a checkpoint): in a
+    process holding torch + Lightning + Hydra, each gen-2 pass walks millions of objects, and torch.load of a
+    tiny model's checkpoint spent 5 s of a 14 s `prove eval` in them (benchmarks/bench_eval.py, issue 15)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -20,7 +20,7 @@ from prove_lightning.evaluation.metrics import metrics_from_confusion
 from prove_lightning.evaluation.predictions import PredictionWriter
 from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.evaluation.testsets import TestSet, resolve_test_sets, test_set_from_config
-from prove_lightning.io import atomic_write_json
+from prove_lightning.io import atomic_write_json, gc_paused
 from prove_lightning.runs.version import code_version
 
 
@@ -59,7 +59,8 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"checkpoint not found: {path}; pass ckpt_path=<file> or run_dir=<run directory with checkpoints/>")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    with gc_paused():  # io.gc_paused: seconds of GC passes otherwise
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
     module.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("global_step", -1))
 
