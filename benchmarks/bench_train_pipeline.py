@@ -29,8 +29,8 @@ import numpy as np
 from PIL import Image
 
 from _common import Figure, emit, load_avg, median_spread, ratio_interval
-from prove_lightning.data.label_tables import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.data.labels import get_label_mapping
+from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.data.transforms import build_pipeline
 from prove_lightning.data.transforms_reference import ResizeThenCropPipeline
 from prove_lightning.data.dataset import SegDataset
