@@ -47,17 +47,16 @@ def train_tiny(out: Path, model: str, h: int, w: int, n_test: int):  # noqa: ANN
 
 def forward_batches(run_dir: Path) -> tuple[torch.nn.Module, list[torch.Tensor], object]:
     """The run's network with the checkpoint's weights and the test images as the eval loader batches them."""
-    from prove_lightning.evaluation.testsets import resolve_test_sets
+    from prove_lightning.tasks.eval_run import load_run_spec
+    from prove_lightning.tasks.testsets import resolve_test_sets
 
     run_cfg = OmegaConf.load(run_dir / "config.yaml")
-    OmegaConf.set_struct(run_cfg, False)
-    OmegaConf.update(run_cfg, "run_dir", str(run_dir), force_add=True)
     net = instantiate(run_cfg.model.net)
     ckpt = sorted((run_dir / "checkpoints").glob("step_*.ckpt"))[-1]
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     net.load_state_dict({k[len("net."):]: v for k, v in state.items() if k.startswith("net.")})
     net.eval()
-    images = [b["image"] for t in resolve_test_sets(run_cfg) for b in t.dataloader(0)]
+    images = [b["image"] for t in resolve_test_sets(load_run_spec(run_dir)) for b in t.dataloader(0)]
     return net, images, run_cfg
 
 
