@@ -18,7 +18,6 @@ checkpoint is validated and tested once more on 2 processes (tests/slurm/ddp_eva
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
