@@ -17,6 +17,7 @@ from prove_lightning.data.domains import DOMAINS
 from prove_lightning.data.labels import CITYSCAPES_CLASSES
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.metrics import metrics_from_confusion
+from prove_lightning.evaluation.per_image import per_image_path, write_per_image
 from prove_lightning.evaluation.predictions import PredictionWriter
 from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.evaluation.testsets import TestSet, resolve_test_sets, test_set_from_config
@@ -170,6 +171,7 @@ def test_checkpoint(
             "domains": per_domain,
         }
         atomic_write_json(out_dir / f"{ts.name}.json", record)
+        write_per_image(per_image_path(out_dir / f"{ts.name}.json"), *module.test_per_image[t], class_names)
         for dname, m in per_domain.items():
             row = {
                 "run_id": str(cfg.run_relpath),
