@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
             print(f"  note: {n}")
         for tname, t in r.tables.items():
             if tname != "cells" or len(r.tables) == 1:
-                print(f"\n{tname}:\n" + markdown(t).replace("|:", "| ").rstrip())
+                print(f"\n{tname}:\n" + markdown(t).rstrip())
         print("\nfigures: " + (", ".join(str(f) for f in r.figures) or "none"))
         print(f"wrote: {s.out / r.name / '_'.join(r.stages)}\n")
     return 0

@@ -27,7 +27,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def gain_bars(table: pd.DataFrame, path: Path, title: str) -> Path:
+def gain_bars(table: pd.DataFrame, path: Path, title: str, intervals: bool = True) -> Path:
     """Horizontal bars of mean gain per strategy, 95 % bootstrap intervals as error bars where there are any."""
     plt = _plt()
     t = table.sort_values("gain", na_position="first")
@@ -41,7 +41,7 @@ def gain_bars(table: pd.DataFrame, path: Path, title: str) -> Path:
     ax.barh(labels, np.nan_to_num(gains), xerr=err if has.any() else None, color=colors, capsize=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel("gain vs baseline (mIoU points)")
-    ax.set_title(title + ("" if has.all() else "\n(no interval: per-image matrices missing)" if not has.any() else "\n(some lines without interval)"), fontsize=9)
+    ax.set_title(title + ("" if has.all() or not intervals else "\n(no interval: per-image matrices missing)" if not has.any() else "\n(some lines without interval)"), fontsize=9)
     return _save(fig, path)
 
 

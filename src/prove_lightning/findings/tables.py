@@ -20,7 +20,7 @@ def display(t: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     d["ci"] = [("n/a" if np.isnan(lo) else f"[{lo:+.2f}, {hi:+.2f}]") for lo, hi in zip(d["ci_low"], d["ci_high"])]
     d["p"] = ["n/a" if np.isnan(p) else f"{p:.3f}" for p in d["p"]]
     d["gain"] = ["n/a" if np.isnan(g) else f"{g:+.2f}" for g in d["gain"]]
-    cols = [*by, *[c for c in SHOW if c in d.columns]]
+    cols = [*by, *[c for c in SHOW if c in d.columns and c not in by]]
     return d[cols].rename(columns={"label": "strategy", "ci": "95% CI", "mIoU": "mean mIoU"})
 
 

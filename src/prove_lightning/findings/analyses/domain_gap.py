@@ -45,5 +45,5 @@ def domain_gap(ctx: Context, stages: list[str]) -> Result:
     res = Result("domain_gap", stages, clean({"strategies": t.to_dict("records"), "n": int(len(t)), "adverse_domains": adv, "reference_domain": ref}), {"strategies": t})
     if len(t):
         bars = pd.DataFrame({"label": t["strategy"], "ratio": t["ratio"], "gain": t["gap_change_vs_baseline"], "ci_low": np.nan, "ci_high": np.nan})
-        res.figures.append(plots.gain_bars(bars, ctx.out_dir / "domain_gap" / "_".join(stages) / "gap_change.png", f"adverse - {ref} gap change vs baseline ({study})"))
+        res.figures.append(plots.gain_bars(bars, ctx.out_dir / "domain_gap" / "_".join(stages) / "gap_change.png", f"adverse - {ref} gap change vs baseline ({study})", intervals=False))
     return res

@@ -37,7 +37,7 @@ def noise(ctx: Context, stages: list[str]) -> Result:
     t["d50_minus_baseline"] = t["noise_50"] - t["baseline"]
     t["d0_minus_baseline"] = t["noise_0"] - t["baseline"]
     t["d0_minus_50"] = t["noise_0"] - t["noise_50"]
-    ref = seed_means(ctx.df, refs).merge(base, on=CELL)
+    ref = seed_means(ctx.df, refs or [study]).merge(base, on=CELL)
     ref["gain"] = ref["mIoU"] - ref["baseline"]
     gen = ref[ref["strategy"].str.startswith("gen_") & (ref["strategy"] != name)].groupby(CELL)["gain"].mean().rename("gen_avg_gain")
     std = ref[ref["strategy"].str.startswith("std_")].groupby(CELL)["gain"].mean().rename("std_avg_gain")
