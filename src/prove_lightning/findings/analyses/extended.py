@@ -29,7 +29,7 @@ def extended(ctx: Context, stages: list[str]) -> Result:
     steps = seed_means(ctx.df, study, final=False)
     if src and base_step:
         s = seed_means(ctx.df, str(src), final=False)
-        s = s[(s["step"] == base_step) & s["label"].isin(set(steps["label"]))]
+        s = s[s["step"] == base_step].merge(steps[KEY].drop_duplicates(), on=KEY)  # the extended runs' sources only
         known = set(map(tuple, steps[[*KEY, "step"]].values.tolist()))
         s = s[[tuple(r) not in known for r in s[[*KEY, "step"]].values.tolist()]]
         steps = pd.concat([steps, s.assign(stage=study)], ignore_index=True)

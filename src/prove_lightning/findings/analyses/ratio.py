@@ -28,10 +28,10 @@ def ratio(ctx: Context, stages: list[str]) -> Result:
     main = main[main["label"].isin(labels) & (main["ratio"] < 1.0)]
     base = baseline_of(ctx.df, [study, *refs], ctx.cfg)
     pts = pd.concat([own, main], ignore_index=True)[[*KEY, "domain", "loss", "ratio", "mIoU"]]
-    cells = pts[KEY].drop_duplicates()
+    cells = own[KEY].drop_duplicates()  # curves of the ratio study's own cells only
     b = cells.merge(pts[[*KEY, "domain", "loss"]].drop_duplicates(), on=KEY).merge(base, on=["dataset", "model", "test_dataset", "domain", "loss"])
     b = b.rename(columns={"baseline": "mIoU"}).assign(ratio=1.0)
-    pts = pd.concat([pts, b[pts.columns]], ignore_index=True).drop_duplicates([*KEY, "ratio"])
+    pts = pd.concat([pts, b[pts.columns]], ignore_index=True).drop_duplicates([*KEY, "ratio"]).merge(cells, on=KEY)
     curves, rows = [], []
     for key, g in pts.groupby(KEY, sort=True):
         p = dict(sorted(zip(g["ratio"].astype(float), g["mIoU"].astype(float))))
