@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
             if not r.empty:
                 results.append(r)
         path = write_report(s.out, stage, render(stage, board, results, track, [*notes]))
-        print(f"report: {path}  ({len(results)} analyses with data{', tracker of ' + track['what'] if track else ''})")
+        print(f"HTML report: {path.resolve()}  ({len(results)} analyses with data{', tracker of ' + track['what'] if track else ''})")
         for n in notes:
             print(f"  note: {n}")
     return 0

@@ -32,7 +32,9 @@ def miou_from_sums(tp: np.ndarray, gt: np.ndarray, pred: np.ndarray, convention:
     """mIoU (percent) over the last axis (classes) of summed per-class counts; NaN where no class counts."""
     union = gt + pred - tp
     counted = union > 0 if convention == "union" else gt > 0
-    iou = np.where(counted, tp / np.maximum(union, 1), 0.0)
+    iou = tp / np.maximum(union, 1)  # 0 where union is 0 (tp is 0 there)
+    if convention != "union":
+        iou = iou * counted
     n = counted.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, 100.0 * iou.sum(-1) / n, np.nan)
@@ -102,21 +104,22 @@ class Bootstrap:
         first = members[0][1]
         domains = first["domains"]
         # per image: tp, gt, pred per class of every run -> (n, runs, 3, C)
-        feats = np.stack([np.stack([np.einsum("nii->ni", d["cm"]), d["cm"].sum(2), d["cm"].sum(1)], 1) for _, d, _ in members], 1)
+        # float32 BLAS: a count's relative rounding (< 1e-7) is far below any interval's width; 3x faster than float64
+        feats = np.stack([np.stack([np.einsum("nii->ni", d["cm"]), d["cm"].sum(2), d["cm"].sum(1)], 1) for _, d, _ in members], 1).astype(np.float32)
         n, runs, _, c = feats.shape
-        total = np.zeros((self.resamples, runs, 3, c))
+        total = np.zeros((self.resamples, runs, 3, c), np.float32)
         for dom in sorted(set(domains.tolist())):
             idx = np.flatnonzero(domains == dom)
-            w = resample_weights(len(idx), self.resamples, _seed_of(self.seed, first["ids"][idx]))
+            w = resample_weights(len(idx), self.resamples, _seed_of(self.seed, first["ids"][idx])).astype(np.float32)
             sums = (w @ feats[idx].reshape(len(idx), -1)).reshape(self.resamples, runs, 3, c)
             total += sums
             self._store(members, str(dom), sums)
         self._store(members, "all", total)
 
     def _store(self, members: list, domain: str, sums: np.ndarray) -> None:
+        by_conv = {conv: miou_from_sums(sums[:, :, 0], sums[:, :, 1], sums[:, :, 2], conv).astype(np.float32) for conv in {m[2] for m in members}}
         for j, (key, _, conv) in enumerate(members):
-            s = sums[:, j]
-            self.samples[(*key, domain)] = miou_from_sums(s[:, 0], s[:, 1], s[:, 2], conv).astype(np.float32)
+            self.samples[(*key, domain)] = by_conv[conv][:, j]
 
     def side(self, keys: Iterable[Key]) -> np.ndarray | None:
         """Mean over the given runs (seeds) of their resampled mIoU, or None if any lacks matrices."""

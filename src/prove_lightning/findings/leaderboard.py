@@ -66,7 +66,7 @@ def matched_cells(df: pd.DataFrame, stage: str, cfg: dict[str, Any], boot: Boots
     out = s.merge(b, on=cell, how="left")
     out["matched"] = out["baseline"].notna()
     out["gain"] = out["mIoU"] - out["baseline"]
-    out["family"] = [family_of(x, cfg.get("families", {})) for x in out["label"]]
+    out["family"] = out["label"].map({x: family_of(x, cfg.get("families", {})) for x in out["label"].unique()})
     samples = []
     for k, bk, m in zip(out["keys"], out["baseline_keys"], out["matched"]):
         a = boot.side(k) if boot is not None and m else None
@@ -79,33 +79,34 @@ def matched_cells(df: pd.DataFrame, stage: str, cfg: dict[str, Any], boot: Boots
 def summarize(cells: pd.DataFrame, by: Sequence[str] = (), boot: Bootstrap | None = None) -> pd.DataFrame:
     """Per (label, ratio, *by): mean mIoU, mean gain with interval and p, n cells, n positive, rank."""
     cols = ["label", "ratio", *by]
-    lines = []
-    for key, g in cells.groupby(cols, sort=False, dropna=False):
-        m = g[g["matched"]]
-        line = dict(zip(cols, key if isinstance(key, tuple) else (key,)))
-        line["family"] = g["family"].iloc[0]
-        gains = m["gain"].to_numpy(float)
-        vec = None
-        if len(m) and all(v is not None for v in m["boot"]):
-            vec = np.mean(np.stack(m["boot"].to_list()), axis=0)
-        lo, hi, p = (boot or Bootstrap()).interval(vec) if len(m) else (np.nan, np.nan, np.nan)
-        line.update(
-            mIoU=float(m["mIoU"].mean()) if len(m) else np.nan,
-            baseline=float(m["baseline"].mean()) if len(m) else np.nan,
-            gain=float(gains.mean()) if len(m) else np.nan,
-            ci_low=lo, ci_high=hi, p=p, sig=significance(lo, hi),
-            n_cells=int(len(m)), n_positive=int((gains > 0).sum()), n_unmatched=int((~g["matched"]).sum()),
-            n_seeds=int(m["n_seeds"].max()) if len(m) else 0,
-            seed_std=float(m["std"].mean()) if len(m) and m["std"].notna().any() else np.nan,
-        )
-        lines.append(line)
-    out = pd.DataFrame(lines)
-    if out.empty:
-        return out
+    if cells.empty:
+        return pd.DataFrame()
+    m = cells[cells["matched"]].assign(pos=lambda d: d["gain"] > 0)
+    extra = {} if "family" in cols else {"family": ("family", "first")}
+    out = cells.assign(unmatched=~cells["matched"]).groupby(cols, sort=False, dropna=False).agg(**extra, n_unmatched=("unmatched", "sum"))
+    agg = m.groupby(cols, sort=False, dropna=False).agg(
+        mIoU=("mIoU", "mean"), baseline=("baseline", "mean"), gain=("gain", "mean"), n_cells=("gain", "size"),
+        n_positive=("pos", "sum"), n_seeds=("n_seeds", "max"), seed_std=("std", "mean"),
+    )
+    out = out.join(agg, how="left")
+    out[["n_cells", "n_positive", "n_seeds"]] = out[["n_cells", "n_positive", "n_seeds"]].fillna(0).astype(int)
+    lo, hi, p = {}, {}, {}
+    if m["boot"].notna().any():  # intervals only where every matched cell of a line has its bootstrap samples
+        b = boot or Bootstrap()
+        for key, g in m.groupby(cols, sort=False, dropna=False)["boot"]:
+            if g.notna().all():
+                lo[key], hi[key], p[key] = b.interval(np.mean(np.stack(g.to_list()), axis=0))
+    keys = list(out.index)
+    out["ci_low"] = [lo.get(k, np.nan) for k in keys]
+    out["ci_high"] = [hi.get(k, np.nan) for k in keys]
+    out["p"] = [p.get(k, np.nan) for k in keys]
+    out["sig"] = [significance(a, z) for a, z in zip(out["ci_low"], out["ci_high"])]
+    out = out.reset_index()
     group = list(by)
     ranker = out.groupby(group)["gain"] if group else out["gain"]
     out["rank"] = ranker.rank(ascending=False, method="min").astype("Int64")
-    return out.sort_values([*group, "rank"], na_position="last").reset_index(drop=True)
+    order = [*cols, *(["family"] if "family" not in cols else []), "mIoU", "baseline", "gain", "ci_low", "ci_high", "p", "sig", "n_cells", "n_positive", "n_unmatched", "n_seeds", "seed_std", "rank"]
+    return out[order].sort_values([*group, "rank"], na_position="last").reset_index(drop=True)
 
 
 BREAKDOWNS = {"dataset": ["dataset"], "domain": ["domain"], "model": ["model"], "family": ["family"]}

@@ -47,8 +47,9 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     df["ratio"] = pd.to_numeric(df["ratio"], errors="coerce").fillna(1.0).round(4)
     df["loss"] = df["loss"].replace({"nan": "ce"})
     df["mIoU"] = pd.to_numeric(df["mIoU"], errors="coerce")
-    labels = {k: _label(*k) for k in set(zip(df["strategy"], df["augment"], df["run_id"]))}
-    df["label"] = [labels[k] for k in zip(df["strategy"], df["augment"], df["run_id"])]
+    runs = df.drop_duplicates("run_id")[["run_id", "strategy", "augment"]]  # one label per run: computed once
+    labels = {r: _label(s, a, r) for r, s, a in zip(runs["run_id"].tolist(), runs["strategy"].tolist(), runs["augment"].tolist())}
+    df["label"] = df["run_id"].map(labels)
     return df
 
 
