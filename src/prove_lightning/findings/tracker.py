@@ -15,7 +15,6 @@ checks files, where ``prove plan`` decides what a job must do.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -26,13 +25,14 @@ import pandas as pd
 
 from prove_lightning.evaluation.results import STORE_NAME
 from prove_lightning.runs.locks import holder_alive, lock_path, read_lock
+from prove_lightning.runs.spec import RunDir
 
 TESTED, LOCKED, TRAINED, FAILED, PARTIAL, NO_GENERATED, MISSING = (
     "tested", "locked", "trained", "failed", "partial", "no_generated_images", "missing",
 )
 STATUSES = (TESTED, TRAINED, PARTIAL, FAILED, LOCKED, NO_GENERATED, MISSING)
-ERROR_LOG = Path("logs") / "error.log"
-_STEP = re.compile(r"step_(\d+)\.ckpt$")
+#: written by a job that ends with an error (issue 16), under RunDir.logs
+ERROR_LOG_NAME = "error.log"
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,13 @@ def last_error_line(path: Path) -> str:
     return lines[-1] if lines else "(empty error log)"
 
 
-def _checkpoints(run_dir: Path) -> tuple[int | None, Path | None]:
+def _checkpoints(rd: RunDir) -> tuple[int | None, Path | None]:
     """Highest periodic checkpoint step and the newest checkpoint file (last.ckpt counts as newest)."""
-    ck = run_dir / "checkpoints"
-    if not ck.is_dir():
+    if not rd.checkpoints.is_dir():
         return None, None
-    steps = [(int(m.group(1)), p) for p in ck.iterdir() if (m := _STEP.search(p.name))]
-    last = ck / "last.ckpt"
-    best = max(steps) if steps else (None, None)
-    return best[0], last if last.is_file() else best[1]
+    steps = rd.step_checkpoints()
+    best = steps[-1] if steps else (None, None)
+    return best[0], rd.last_ckpt if rd.last_ckpt.is_file() else best[1]
 
 
 def run_status(f: RunFacts, index: TestedIndex, stale_after_s: float = 900.0) -> RunStatus:
@@ -105,21 +103,23 @@ def run_status(f: RunFacts, index: TestedIndex, stale_after_s: float = 900.0) ->
     def out(status: str, detail: str) -> RunStatus:
         return RunStatus(f.run_id, f.stage, f.strategy, f.dataset, f.model, status, detail, str(f.run_dir))
 
-    final = f.source_ckpt if f.source_ckpt is not None else f.run_dir / "checkpoints" / f"step_{f.max_steps}.ckpt"
+    rd = RunDir(f.run_dir)
+    final = f.source_ckpt if f.source_ckpt is not None else rd.step_ckpt(f.max_steps)
     has_final = final.is_file()
     if has_final:
         untested = index.untested(f.run_id, f.max_steps, f.test_sets)
         if not untested:
             return out(TESTED, f"step {f.max_steps} tested on {', '.join(f.test_sets)}")
-    lock = read_lock(lock_path(f.run_dir)) if (f.run_dir / "run.lock").exists() else None
+    lock_file = lock_path(rd.path)
+    lock = read_lock(lock_file) if lock_file.exists() else None
     if lock is not None:
         alive, why = holder_alive(lock, stale_after_s)
         return out(LOCKED, f"{'alive' if alive else 'stale'}: {lock.holder()} ({why})")
     if has_final:
         what = "source checkpoint" if f.source_ckpt is not None else final.name
         return out(TRAINED, f"{what} exists; no results on {', '.join(untested)}")
-    step, last = _checkpoints(f.run_dir)
-    err = f.run_dir / ERROR_LOG
+    step, last = _checkpoints(rd)
+    err = rd.logs / ERROR_LOG_NAME
     if err.is_file():
         where = f"; last checkpoint {last}" if last else ""
         return out(FAILED, f"{last_error_line(err)} ({err}{where})")
