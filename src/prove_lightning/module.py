@@ -24,6 +24,9 @@ from prove_lightning.optim import build_optimizer, build_scheduler
 
 # our transfer_batch_to_device is meant to be used with our datamodule: Lightning's notice about it is noise
 warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device` in `LightningModule`.*")
+# val/test metrics are computed from confusion counts already summed over ranks (_reduced): logging them with
+# sync_dist would average equal numbers, so Lightning's advice to do so under DDP does not apply
+warnings.filterwarnings("ignore", message=r".*It is recommended to use `self.log\('val.*sync_dist=True.*")
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
