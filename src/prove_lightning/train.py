@@ -24,13 +24,16 @@ from omegaconf import DictConfig, OmegaConf
 from prove_lightning.cli_errors import user_errors
 from prove_lightning.config import CONF_DIR, instantiate
 from prove_lightning.data.augment import describe_hooks
-from prove_lightning.errors import ConfigError
+from prove_lightning.errors import ConfigError, DivergedError
 from prove_lightning.io import atomic_write_json, atomic_write_text
 from prove_lightning.runs.audit import PipelineAudit
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLock, RunLocked
-from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs import status as run_status
+from prove_lightning.runs.preflight import DONE, FAILED, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
 from prove_lightning.runs.stage import apply_test_sets, final_checkpoint
 from prove_lightning.runs.version import code_version
+
+EXIT_DIVERGED = 3  # = runs.divergence.EXIT_DIVERGED (that module imports torch)
 
 # torch / Lightning are imported where a run is really built: a job that pre-flight skips stays cheap
 if TYPE_CHECKING:
@@ -40,24 +43,28 @@ log = logging.getLogger("prove_lightning.train")
 
 
 def validate(cfg: DictConfig) -> None:
-    if int(cfg.trainer.max_steps) <= 0:
-        raise ConfigError(f"trainer.max_steps must be a positive number of steps, got {cfg.trainer.max_steps}")
-    if int(cfg.trainer.val_check_interval) <= 0:
-        raise ConfigError(f"trainer.val_check_interval must be > 0, got {cfg.trainer.val_check_interval}")
-    if int(cfg.data.batch_size) <= 0:
-        raise ConfigError(f"data.batch_size must be > 0, got {cfg.data.batch_size}")
+    from prove_lightning.validation import validate_train_config
+
+    validate_train_config(cfg)
 
 
-def find_resume_checkpoint(cfg: DictConfig, run_dir: Path, check: Check | None = None) -> str | None:
-    """ckpt_path if given, else the run's own last.ckpt, else (extended stages) the source run's final checkpoint."""
+def find_resume_checkpoint(cfg: DictConfig, run_dir: Path, check: Check | None = None, module: Any = None) -> str | None:
+    """ckpt_path if given, else the run's newest valid own checkpoint, else (extended stages) the source run's final one.
+
+    Every checkpoint is checked first (runs/checkpoints.py): a bad own one is moved aside, a bad named one is an error.
+    """
+    from prove_lightning.runs import checkpoints
+
     if cfg.ckpt_path:
         if not Path(cfg.ckpt_path).is_file():
             raise ConfigError(f"ckpt_path={cfg.ckpt_path} does not exist; drop it to resume from {run_dir}/checkpoints/last.ckpt")
+        checkpoints.check_or_raise(cfg.ckpt_path, module)
         return str(cfg.ckpt_path)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        return str(last)
+    own = checkpoints.resume_checkpoint(run_dir, module)
+    if own:
+        return own
     if check is not None and check.source is not None and check.source.mode == "extend":
+        checkpoints.check_or_raise(check.source.final_ckpt, module, option=f"source run checkpoint {check.source.stage}")
         return str(check.source.final_ckpt)
     return None
 
@@ -66,6 +73,10 @@ def save_run_files(cfg: DictConfig, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     atomic_write_json(run_dir / "version.json", code_version())
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():  # the launch's command-line overrides (Hydra writes no .hydra/: conf/hydra/default.yaml)
+        atomic_write_text(run_dir / "overrides.yaml", OmegaConf.to_yaml(HydraConfig.get().overrides.task))
 
 
 def build_trainer(cfg: DictConfig, callbacks: list[Any] | None = None) -> pl.Trainer:
@@ -74,16 +85,22 @@ def build_trainer(cfg: DictConfig, callbacks: list[Any] | None = None) -> pl.Tra
     from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
 
     callbacks = (callbacks or []) + [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    trainer_cfg = OmegaConf.create(OmegaConf.to_container(cfg.trainer, resolve=True))
+    if trainer_cfg.pop("detect_divergence", True):
+        from prove_lightning.runs.divergence import DivergenceGuard
+
+        div = cfg.get("divergence") or {}
+        callbacks.insert(0, DivergenceGuard(cfg.run_dir, div.get("loss_spike_factor"), div.get("window", 50)))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     overrides: dict[str, Any] = {}
-    if cfg.trainer.val_check_interval > cfg.trainer.max_steps:
+    if trainer_cfg.val_check_interval > trainer_cfg.max_steps:
         overrides["val_check_interval"] = int(cfg.trainer.max_steps)
     plugins: list[Any] = [AtomicCheckpointIO()]
     if SLURMEnvironment.detect():
         # requeueing is submitit's job (or the scheduler's); callbacks.preemption saves last.ckpt for it
         plugins.append(SLURMEnvironment(auto_requeue=False))
     return instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, default_root_dir=cfg.run_dir, **overrides
+        trainer_cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins, default_root_dir=cfg.run_dir, **overrides
     )
 
 
@@ -112,12 +129,19 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None, in_s
             if _skip(cfg, check, in_sweep):
                 return result
             took_over = getattr(lock, "took_over", None)
+            if pre.get("retry_failed", False):
+                run_status.clear(run_dir)
             result.update(_execute(cfg, run_dir, check, extra_callbacks, took_over))
     except RunLocked as err:
         if not in_sweep:
             raise
         log.warning("skipping %s: %s", cfg.run_relpath, err)
         result.update(status=LOCKED, detail=str(err))
+    except DivergedError as err:
+        if not in_sweep:
+            raise
+        log.error("%s: %s", cfg.run_relpath, err)  # the sweep goes on with its next run
+        result.update(status=FAILED, detail=str(err))
     return result
 
 
@@ -126,6 +150,8 @@ def _skip(cfg: DictConfig, check: Check, in_sweep: bool) -> bool:
         return False
     if check.status == DONE and not (cfg.get("preflight") or {}).get("skip_done", True):
         return False
+    if check.status == FAILED and not in_sweep:
+        raise ConfigError(f"{cfg.run_relpath}: {check.detail}")
     if check.status in (NO_GENERATED, NO_SOURCE) and not in_sweep:
         fix = "build the manifest first (prove manifest build) or pick another strategy" if check.status == NO_GENERATED else "run the source stage first"
         raise ConfigError(f"{cfg.run_relpath}: {check.detail}; {fix}")
@@ -169,7 +195,7 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
         # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
         static["batch_augment"] = describe_hooks(getattr(module, "batch_hooks", []))
         audit = PipelineAudit(run_dir / "audit.json", static, expected_real=datamodule.mixing.expected_real)
-        resume = find_resume_checkpoint(cfg, run_dir, check)
+        resume = find_resume_checkpoint(cfg, run_dir, check, module)
         if not resume:
             audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
         trainer = build_trainer(cfg, [audit, *callbacks])
@@ -207,6 +233,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         except RunLocked as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(EXIT_LOCKED) from None
+        except DivergedError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(EXIT_DIVERGED) from None
 
 
 if __name__ == "__main__":
