@@ -19,6 +19,7 @@ from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.metrics import metrics_from_confusion
 from prove_lightning.evaluation.predictions import PredictionWriter
 from prove_lightning.evaluation.results import ResultsStore
+from prove_lightning.evaluation.rows import identity_of, rows_of_record
 from prove_lightning.evaluation.testsets import TestSet, resolve_test_sets, test_set_from_config
 from prove_lightning.io import atomic_write_json
 from prove_lightning.runs.version import code_version
@@ -59,6 +60,9 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"checkpoint not found: {path}; pass ckpt_path=<file> or run_dir=<run directory with checkpoints/>")
+    from prove_lightning.runs.checkpoints import check_or_raise
+
+    check_or_raise(path, module, option="checkpoint")  # truncated, non-finite or another model's: one clear error
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     module.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("global_step", -1))
@@ -147,7 +151,7 @@ def test_checkpoint(
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     class_names = class_names_of(cfg)
-    ratio = OmegaConf.select(cfg, "strategy.ratio", default=None)
+    identity = identity_of(cfg)
     rows: list[dict[str, Any]] = []
     for t, ts in enumerate(test_sets):
         per_domain: dict[str, Any] = {}
@@ -168,33 +172,10 @@ def test_checkpoint(
             "predictions": writer.summary(t) if writer else None,
             "confusion_matrix": {d: cm[t, DOMAINS.index(d)].tolist() for d in per_domain if d != "all"},
             "domains": per_domain,
+            "identity": identity,  # so `prove results --rebuild` makes the same rows from this file alone
         }
         atomic_write_json(out_dir / f"{ts.name}.json", record)
-        for dname, m in per_domain.items():
-            row = {
-                "run_id": str(cfg.run_relpath),
-                "stage": cfg.stage.name,
-                "strategy": cfg.strategy.name,
-                "augment": cfg.augment.name,
-                "dataset": cfg.dataset.name,
-                "model": cfg.model.name,
-                "ratio": ratio if ratio is not None else 1.0,
-                "loss": cfg.loss.name,
-                "seed": cfg.seed,
-                "step": step,
-                "test_dataset": ts.name,
-                "domain": dname,
-                "n_images": m["n_images"],
-                "aAcc": m["aAcc"],
-                "mIoU": m["mIoU"],
-                "mAcc": m["mAcc"],
-                "fwIoU": m["fwIoU"],
-            }
-            row.update({f"iou_{c}": v["IoU"] for c, v in m["per_class"].items()})
-            row.update({f"acc_{c}": v["Acc"] for c, v in m["per_class"].items()})
-            row.update({"n_pixels": m["n_pixels"], "n_classes_counted": m["n_classes_counted"], "miou_convention": convention})
-            row.update({"test_split": ts.split, "inference": module.inference.get("mode", "whole"), **provenance})
-            rows.append(row)
+        rows.extend(rows_of_record(record))
     if store_root is not None:
         ResultsStore(store_root).upsert(rows)
     return rows

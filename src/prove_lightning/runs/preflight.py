@@ -39,8 +39,7 @@ class ResultsIndex:
         store = ResultsStore(output_root)
         self.keys: set[tuple[str, int, str]] = set()
         if store.path.exists():
-            with store.lock:
-                df = store.read()
+            df = store.read()  # no lock: writers rename whole files over it (and a read-only store is still read)
             if not df.empty:
                 self.keys = {(str(r), int(s), str(t)) for r, s, t in zip(df["run_id"], df["step"], df["test_dataset"])}
 
