@@ -39,7 +39,7 @@ def apply_extension(cfg: DictConfig, source: SourceRun) -> dict[str, Any]:
             f"the new horizon must be larger (set stage.max_steps / trainer.max_steps)"
         )
     if rule == "restart":
-        # warmup_poly_factor is 1.0 before warmup_steps and poly over (max_steps - warmup_steps) after it:
+        # warmup_poly_factor is 1.0 before warmup_steps (ratio 1) and poly from warmup_steps to max_steps after it:
         # with warmup_steps = the resume step this is a warmup-free poly from the base LR over the new horizon
         OmegaConf.update(cfg, "model.scheduler.warmup_steps", old_max, force_add=True)
         OmegaConf.update(cfg, "model.scheduler.warmup_ratio", 1.0, force_add=True)
