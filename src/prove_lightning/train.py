@@ -86,7 +86,8 @@ def build_trainer(cfg: DictConfig, callbacks: list[Any] | None = None) -> pl.Tra
 
     callbacks = (callbacks or []) + [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     trainer_cfg = OmegaConf.create(OmegaConf.to_container(cfg.trainer, resolve=True))
-    if trainer_cfg.pop("detect_divergence", True):
+    detect = bool(trainer_cfg.pop("detect_divergence", True))
+    if detect:
         from prove_lightning.runs.divergence import DivergenceGuard
 
         div = cfg.get("divergence") or {}
@@ -95,7 +96,7 @@ def build_trainer(cfg: DictConfig, callbacks: list[Any] | None = None) -> pl.Tra
     overrides: dict[str, Any] = {}
     if trainer_cfg.val_check_interval > trainer_cfg.max_steps:
         overrides["val_check_interval"] = int(cfg.trainer.max_steps)
-    plugins: list[Any] = [AtomicCheckpointIO()]
+    plugins: list[Any] = [AtomicCheckpointIO(refuse_nonfinite=detect)]
     if SLURMEnvironment.detect():
         # requeueing is submitit's job (or the scheduler's); callbacks.preemption saves last.ckpt for it
         plugins.append(SLURMEnvironment(auto_requeue=False))
@@ -178,6 +179,10 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.index()
+    module = resume = None
+    if action == "train":  # the checkpoint to resume from is checked before anything of the run is written
+        module = build_module(cfg, datamodule.test_dataset_names)
+        resume = find_resume_checkpoint(cfg, run_dir, check, module)
     if action != "test":  # a test-only job keeps the training run's config.yaml and audit.json as they are
         save_run_files(cfg, run_dir)
         static = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
@@ -191,11 +196,9 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
     if action == "evaluate":
         final = check.source.final_ckpt  # type: ignore[union-attr]
     elif action == "train":
-        module = build_module(cfg, datamodule.test_dataset_names)
         # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
         static["batch_augment"] = describe_hooks(getattr(module, "batch_hooks", []))
         audit = PipelineAudit(run_dir / "audit.json", static, expected_real=datamodule.mixing.expected_real)
-        resume = find_resume_checkpoint(cfg, run_dir, check, module)
         if not resume:
             audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
         trainer = build_trainer(cfg, [audit, *callbacks])

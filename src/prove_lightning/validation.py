@@ -7,6 +7,7 @@ traceback; every value a run reads as a number is checked here, with the option 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
@@ -62,3 +63,6 @@ def validate_train_config(cfg: DictConfig) -> None:
     _number(cfg, "divergence.loss_spike_factor", float, lambda v: v > 1, "a factor > 1 (stop when the loss exceeds it x its running median) or null", "100", optional=True)
     _number(cfg, "divergence.window", int, lambda v: v > 0, "a positive number of steps", "50", optional=True)
     _flag(cfg, "test_after_training")
+    ckpt = _get(cfg, "ckpt_path")
+    if ckpt not in (_MISSING, None, "") and not Path(str(ckpt)).is_file():
+        raise ConfigError(f"ckpt_path={ckpt} does not exist; drop it to resume from the run's own checkpoints/last.ckpt")

@@ -19,10 +19,14 @@ from prove_lightning.io import atomic_path, storage_error
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
+    def __init__(self, refuse_nonfinite: bool = True) -> None:
+        super().__init__()
+        self.refuse_nonfinite = refuse_nonfinite  # off with trainer.detect_divergence=false
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any | None = None) -> None:
         from prove_lightning.runs.divergence import nonfinite_weights
 
-        bad = nonfinite_weights(checkpoint.get("state_dict", {}))
+        bad = nonfinite_weights(checkpoint.get("state_dict", {})) if self.refuse_nonfinite else []
         if bad:
             step = int(checkpoint.get("global_step", -1))
             raise DivergedError(f"diverged at step {step}: refusing to save {path}: {len(bad)} weight tensors are not finite (e.g. {bad[0]})", step)
