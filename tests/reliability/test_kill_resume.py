@@ -49,20 +49,25 @@ def test_sigkill_at_three_random_moments_then_resume_is_bit_identical(tmp_path: 
     run_dir = out / "demo/baseline/toycity/segformer_b0"
     log = tmp_path / "launches.log"
     trials = []
-    for i in range(3):
+    # one random moment in each phase: while building / early steps, after step_3.ckpt (steps 4-6 and the step_6
+    # save), after step_6.ckpt (testing and the results write)
+    phases = [("the lock", None, 4.0), ("step_3.ckpt", "step_3.ckpt", 3.0), ("step_6.ckpt", "step_6.ckpt", 3.0)]
+    for i, (event, marker, span) in enumerate(phases):
         proc = _launch(out, cache_root, log)
-        while _holder(run_dir) != proc.pid and proc.poll() is None:  # this job holds its run: now it builds and trains
-            time.sleep(0.02)
-        delay = rng.uniform(0.0, 12.0)
+        while proc.poll() is None and (_holder(run_dir) != proc.pid or (marker and not (run_dir / "checkpoints" / marker).exists())):
+            time.sleep(0.01)
+        delay = rng.uniform(0.0, span)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.01)
+            time.sleep(0.005)
         finished_first = proc.poll() is not None
         if not finished_first:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=120)
         ckpts = sorted(p.name for p in (run_dir / "checkpoints").glob("*")) if (run_dir / "checkpoints").exists() else []
-        trials.append(f"kill {i + 1}: {delay:.2f} s after the lock, {'finished before the kill' if finished_first else 'SIGKILL'}; on disk: {ckpts}")
+        rows = len(pd.read_csv(out / "results.csv")) if (out / "results.csv").exists() else 0
+        trials.append(f"kill {i + 1}: {delay:.2f} s after {event}, {'finished before the kill' if finished_first else 'SIGKILL'}; "
+                      f"on disk: {ckpts}, {rows} result rows")
     final = _launch(out, cache_root, log)
     assert final.wait(timeout=600) == 0, log.read_text()[-4000:]
     text = log.read_text()

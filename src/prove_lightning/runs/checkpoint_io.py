@@ -35,7 +35,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, tmp)
             except RuntimeError as e:  # torch's writer reports ENOSPC / EIO as a RuntimeError without the path
                 free = shutil.disk_usage(tmp.parent).free
-                raise storage_error(path, f"writing failed ({str(e).splitlines()[0]}; {free} bytes free on that disk)") from None
+                full = "no space left on the device (disk full): " if free < 64 * 2**20 else ""
+                raise storage_error(path, f"{full}writing failed ({str(e).splitlines()[0]}; {free} bytes free there)") from None
 
     def remove_checkpoint(self, path: str | os.PathLike) -> None:
         p = Path(path)
