@@ -12,7 +12,6 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import torch
@@ -131,11 +130,12 @@ STORE_CASES: list[tuple[str, str, str, int, str]] = [
 ]
 
 
+#: outcomes of the cases that ran in this session (printed by test_catalogue_size_and_outcomes)
+OUTCOMES: Counter = Counter()
+
+
 def _count(outcomes: Counter, outcome: str) -> None:
     outcomes[outcome] += 1
-
-
-OUTCOMES: Counter = Counter()
 
 
 @pytest.fixture(scope="module")
@@ -271,4 +271,9 @@ def test_catalogue_size_and_outcomes(capsys: pytest.CaptureFixture) -> None:
         print(f"\nbad-input catalogue: {total} cases; by outcome {json.dumps(dict(by))}; passed in this session {json.dumps(dict(OUTCOMES))}")
 
 
-Fixer = Callable[[Path], None]
+
+def test_a_refused_launch_cannot_rewrite_hydra_files(base_cfg) -> None:
+    # Hydra's .hydra/{config,hydra,overrides}.yaml went into the run dir on every launch, also a refused one
+    # (run locked / done / failed); now Hydra writes none and the run writes overrides.yaml under its lock
+    assert base_cfg.hydra.output_subdir is None
+    assert "launch_guard" in base_cfg.hydra.callbacks
