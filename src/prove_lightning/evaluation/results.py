@@ -134,6 +134,13 @@ class ResultsStore:
             if _TEMP.match(p.name):
                 p.unlink(missing_ok=True)
 
+    def tested_keys(self) -> set[tuple[str, int, str]]:
+        """Every (run_id, step, test_dataset) the store holds (what pre-flight's "tested?" check asks)."""
+        if not self.path.exists():
+            return set()
+        df = self.read()  # no lock: writers rename whole files over it (and a read-only store is still read)
+        return {(str(r), int(s), str(t)) for r, s, t in zip(df["run_id"], df["step"], df["test_dataset"])}
+
     def query(self, **filters: Any) -> pd.DataFrame:
         """:meth:`read` then :func:`filter_results` (stage=, run=, domain=, test_dataset=, step=, final_only=...)."""
         return filter_results(self.read(), **filters)

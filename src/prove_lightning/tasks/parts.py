@@ -1,0 +1,47 @@
+"""Build a run's parts (datamodule, module, trainer) from the resolved config a RunSpec carries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from prove_lightning.config import instantiate
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+
+def build_module(config: Mapping[str, Any], test_dataset_names: Sequence[str] = ()) -> pl.LightningModule:
+    from prove_lightning.optim import global_batch_size, scaled_lr
+
+    model, trainer = config["model"], config["trainer"]
+    net = instantiate(model["net"])
+    loss = instantiate(config["loss"]["fn"])
+    batch = global_batch_size(config["data"]["batch_size"], trainer.get("devices", 1), trainer.get("num_nodes", 1))
+    lr = scaled_lr(model["lr"], batch, model["reference_batch_size"], model["lr_scaling"])
+    return instantiate(config["module"], net=net, loss=loss, lr=lr, test_dataset_names=list(test_dataset_names), _convert_="all")
+
+
+def build_trainer(config: Mapping[str, Any], callbacks: list[Any] | None = None) -> pl.Trainer:
+    from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
+
+    callbacks = (callbacks or []) + [instantiate(c) for c in (config.get("callbacks") or {}).values() if c is not None]
+    loggers = [instantiate(c) for c in (config.get("logger") or {}).values() if c is not None]
+    trainer = dict(config["trainer"])
+    detect = bool(trainer.pop("detect_divergence", True))  # ours, not a Trainer flag
+    if detect:
+        from prove_lightning.runs.divergence import DivergenceGuard
+
+        div = config.get("divergence") or {}
+        callbacks.insert(0, DivergenceGuard(config["run_dir"], div.get("loss_spike_factor"), div.get("window", 50)))
+    overrides: dict[str, Any] = {}
+    if trainer["val_check_interval"] > trainer["max_steps"]:
+        overrides["val_check_interval"] = int(trainer["max_steps"])
+    plugins: list[Any] = [AtomicCheckpointIO(refuse_nonfinite=detect)]
+    if SLURMEnvironment.detect():
+        # requeueing is submitit's job (or the scheduler's); callbacks.preemption saves last.ckpt for it
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    return instantiate(
+        trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, default_root_dir=config["run_dir"], **overrides
+    )
