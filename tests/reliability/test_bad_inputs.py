@@ -64,12 +64,13 @@ CONFIG_CASES: list[tuple[str, list[str], str, int, str]] = [
 
 def _module_state(model: str) -> dict:
     from prove_lightning.config import compose
-    from prove_lightning.evaluation.testing import build_module
+    from prove_lightning.tasks.parts import build_module
+    from prove_lightning.tasks.spec import build_run_spec
 
     cfg = compose("train", [f"model={model}", "trainer=cpu"])
     cfg.pop("hydra")
     torch.manual_seed(0)
-    return build_module(cfg).state_dict()
+    return build_module(build_run_spec(cfg).config).state_dict()
 
 
 @pytest.fixture(scope="module")
@@ -209,21 +210,23 @@ def test_bad_config_value(case: str, overrides: list[str], fragment: str, code: 
 def own_module(cache_root: Path):
     from conftest import compose_train
 
-    from prove_lightning.evaluation.testing import build_module
+    from prove_lightning.tasks.parts import build_module
+    from prove_lightning.tasks.spec import build_run_spec
 
-    return build_module(compose_train([], Path("/nonexistent"), cache_root))
+    return build_module(build_run_spec(compose_train([], Path("/nonexistent"), cache_root)).config)
 
 
 @pytest.mark.parametrize(("case", "which", "fragment"), CKPT_CASES, ids=[c[0] for c in CKPT_CASES])
 def test_bad_checkpoint_path(case: str, which: str, fragment: str, bad_ckpts: dict[str, Path], own_module, train_cfg, tmp_path: Path) -> None:
     from prove_lightning.cli_errors import find_prove_error
-    from prove_lightning.train import find_resume_checkpoint
+    from prove_lightning.tasks.spec import build_run_spec
+    from prove_lightning.tasks.train_run import find_resume_checkpoint
 
     path = bad_ckpts[which]
     file_before = path.read_bytes()
     cfg = train_cfg(f"ckpt_path={path}")
     with pytest.raises(Exception) as info:  # the resume point of the training job (train._execute)
-        find_resume_checkpoint(cfg, Path(cfg.run_dir), None, own_module)
+        find_resume_checkpoint(build_run_spec(cfg), None, own_module)
     err = find_prove_error(info.value)
     assert err is not None, info.value
     msg = str(err)

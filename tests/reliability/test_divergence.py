@@ -14,6 +14,8 @@ from reliability_helpers import run_train_cli
 from prove_lightning.errors import ConfigError, DivergedError
 from prove_lightning.runs.divergence import DivergenceGuard
 from prove_lightning.runs.preflight import FAILED, TO_RUN, check_run
+from prove_lightning.tasks.spec import build_run_spec
+from prove_lightning.tasks.store import results_index
 from prove_lightning.train import run_training
 
 pytestmark = pytest.mark.reliability
@@ -45,13 +47,13 @@ def test_issue_command_stops_at_the_first_nan_and_marks_the_run_failed(tmp_path:
     assert not (out / "results.csv").exists() and not (run_dir / "test").exists()  # no result rows
     # prove plan / pre-flight show it; a relaunch refuses it (one line), a sweep skips it
     cfg = train_cfg("model.lr=1e6", "trainer.max_steps=12", "stage.checkpoint_interval=1", output_root=out)
-    check = check_run(cfg)
+    check = check_run(build_run_spec(cfg), results_index(out))
     assert check.status == FAILED and check.detail.startswith(f"failed: diverged at step {step} (") and "retry_failed=true" in check.detail
     with pytest.raises(ConfigError, match=rf"failed: diverged at step {step}"):
         run_training(cfg)
     assert run_training(cfg, in_sweep=True)["status"] == FAILED
     retry = train_cfg("model.lr=1e6", "trainer.max_steps=12", "stage.checkpoint_interval=1", "preflight.retry_failed=true", output_root=out)
-    assert check_run(retry).status == TO_RUN
+    assert check_run(build_run_spec(retry), results_index(out)).status == TO_RUN
 
 
 def test_detect_divergence_false_trains_through(train_cfg, tmp_path: Path) -> None:
