@@ -206,7 +206,7 @@ def test_extended_training_redefines_the_lr_schedule_over_the_new_horizon(source
     else:  # warmup-free poly from the base LR at step 4 to 0 at step 5, the last step (MMEngine's PolyLR end rule)
         expected = {4: 1.0, 5: 0.0}
     assert lr.factor == pytest.approx(expected)
-    assert lr.factor[4] >= 0.5, "the extension must not run at the old schedule's floor (0 here)"
+    assert lr.factor[4] > 0.3, "the extension must not run at the old schedule's floor (0 here)"  # recompute: 1 - 2/3 (MMEngine rule)
     assert (run_dir / "checkpoints/step_6.ckpt").is_file()
     assert sorted(p.name for p in (src_dir / "checkpoints").iterdir()) == before  # the source run is untouched
     audit = __import__("json").loads((run_dir / "audit.json").read_text())
