@@ -13,6 +13,7 @@ from prove_lightning.data.domains import DOMAINS
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.metrics import metrics_from_confusion
 from prove_lightning.evaluation.testsets import TestSet
+from prove_lightning.io import gc_paused
 from prove_lightning.labelspace import CITYSCAPES_CLASSES
 
 
@@ -28,7 +29,8 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     from prove_lightning.runs.checkpoints import check_or_raise
 
     check_or_raise(path, module, option="checkpoint")  # truncated, non-finite or another model's: one clear error
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    with gc_paused():  # io.gc_paused: seconds of GC passes otherwise
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
     module.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("global_step", -1))
 
