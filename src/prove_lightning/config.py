@@ -9,7 +9,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.runs.naming import run_relpath
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def find_conf_dir() -> Path:
+    """conf/ inside the installed package (a wheel ships a copy there), else the checkout's top-level conf/
+    (editable install, PYTHONPATH=src): the entry points work either way."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parents[1] / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    return here.parents[1] / "conf"
+
+
+CONF_DIR = find_conf_dir()
 
 
 def _run_relpath(stage, strategy, dataset, model, augment=None, ratio=None, loss=None, strategy_augment=None) -> str:  # noqa: ANN001

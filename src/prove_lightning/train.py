@@ -27,6 +27,7 @@ from prove_lightning.data.augment import describe_hooks
 from prove_lightning.errors import ConfigError
 from prove_lightning.io import atomic_write_json, atomic_write_text
 from prove_lightning.runs.audit import PipelineAudit
+from prove_lightning.runs.joblog import run_context
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLock, RunLocked
 from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
 from prove_lightning.runs.stage import apply_test_sets, final_checkpoint
@@ -73,9 +74,15 @@ def build_trainer(cfg: DictConfig, callbacks: list[Any] | None = None) -> pl.Tra
 
     from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
 
+    from prove_lightning.runs.loggers import build_loggers, log_hparams
+    from prove_lightning.runs.progress import wants_plain_progress
+
     callbacks = (callbacks or []) + [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    loggers = build_loggers(cfg)
+    log_hparams(loggers, cfg)
     overrides: dict[str, Any] = {}
+    if wants_plain_progress(callbacks):  # stdout is a file or a pipe: plain lines instead of the live bar
+        overrides["enable_progress_bar"] = False
     if cfg.trainer.val_check_interval > cfg.trainer.max_steps:
         overrides["val_check_interval"] = int(cfg.trainer.max_steps)
     plugins: list[Any] = [AtomicCheckpointIO()]
@@ -112,7 +119,8 @@ def run_training(cfg: DictConfig, extra_callbacks: list[Any] | None = None, in_s
             if _skip(cfg, check, in_sweep):
                 return result
             took_over = getattr(lock, "took_over", None)
-            result.update(_execute(cfg, run_dir, check, extra_callbacks, took_over))
+            with run_context(run_dir, cfg.get("paths")):  # logs/train.log, logs/error.log, logs/jobs.jsonl, file modes
+                result.update(_execute(cfg, run_dir, check, extra_callbacks, took_over))
     except RunLocked as err:
         if not in_sweep:
             raise
@@ -141,6 +149,7 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
 
     from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
     from prove_lightning.runs.extend import ScheduleHorizon, apply_extension
+    from prove_lightning.runs.loggers import build_loggers, log_test_rows
     from prove_lightning.runs.preempt import EXIT_PREEMPTED
 
     action = "test" if check.status == DONE else check.action
@@ -186,6 +195,7 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
         rows = test_checkpoint(cfg, final, datamodule=datamodule, store_root=cfg.paths.output_root, accelerator=cfg.trainer.accelerator)
         print(format_table(rows, title=f"{cfg.run_relpath} @ step {rows[0]['step'] if rows else max_steps}: mIoU per domain"))
         out["test_rows"] = rows
+        log_test_rows(trainer.loggers if action == "train" else build_loggers(cfg), rows)
         out["status"] = DONE
     return out
 

@@ -45,7 +45,7 @@ def build_module(cfg: DictConfig, test_dataset_names: Sequence[str] = ()) -> pl.
     loss = instantiate(cfg.loss.fn)
     batch = global_batch_size(cfg.data.batch_size, cfg.trainer.get("devices", 1), cfg.trainer.get("num_nodes", 1))
     lr = scaled_lr(cfg.model.lr, batch, cfg.model.reference_batch_size, cfg.model.lr_scaling)
-    return instantiate(
+    module = instantiate(
         cfg.module,
         net=net,
         loss=loss,
@@ -53,6 +53,9 @@ def build_module(cfg: DictConfig, test_dataset_names: Sequence[str] = ()) -> pl.
         test_dataset_names=list(test_dataset_names),
         _convert_="all",
     )
+    # set after building (a _target_ dict passed to instantiate would be instantiated): load_from_checkpoint rebuilds from these
+    module.hparams.update(net_config=OmegaConf.to_container(cfg.model.net, resolve=True), loss_config=OmegaConf.to_container(cfg.loss.fn, resolve=True))
+    return module
 
 
 def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
