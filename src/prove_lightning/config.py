@@ -35,13 +35,22 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
+#: groups a user may switch off with GROUP=null (Hydra itself only takes ~GROUP: GROUP=null raises a ValueError)
+NULLABLE_GROUPS = ("logger", "callbacks")
+
+
+def null_groups(overrides: Sequence[str]) -> list[str]:
+    """logger=null / callbacks=null (Lightning's spelling) -> ~logger / ~callbacks (Hydra's deletion)."""
+    return [f"~{o.split('=', 1)[0]}" if o.split("=", 1)[0] in NULLABLE_GROUPS and o.split("=", 1)[-1] == "null" else o for o in overrides]
+
+
 def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> DictConfig:
     """Compose a config exactly as the entry point would (for tests, notebooks and the demo)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+        cfg = hydra_compose(config_name=config_name, overrides=null_groups(overrides), return_hydra_config=True)
     OmegaConf.set_struct(cfg, False)
     return cfg
 

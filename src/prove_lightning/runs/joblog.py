@@ -59,6 +59,8 @@ def _hydra_output_dir() -> Path | None:
 def record_job(run_dir: Path) -> dict[str, Any]:
     """Append this attempt to logs/jobs.jsonl and point the sweep job's Hydra folder at the run directory."""
     scheduler, job_id = current_job()
+    if scheduler is None and os.environ.get("SUBMITIT_LOCAL_JOB_ID"):  # hydra/launcher=local (submitit_local)
+        scheduler, job_id = "local", os.environ["SUBMITIT_LOCAL_JOB_ID"]
     hydra_dir = _hydra_output_dir()
     entry = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
