@@ -23,10 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.cli_errors import user_errors
 from prove_lightning.config import CONF_DIR, instantiate
-from prove_lightning.data.augment import describe_hooks
 from prove_lightning.errors import ConfigError
 from prove_lightning.io import atomic_write_json, atomic_write_text
-from prove_lightning.runs.audit import PipelineAudit
 from prove_lightning.runs.joblog import run_context
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLock, RunLocked
 from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
@@ -147,7 +145,9 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+    from prove_lightning.data.augment import describe_hooks
     from prove_lightning.evaluation.testing import build_module, format_table, test_checkpoint
+    from prove_lightning.runs.audit import PipelineAudit
     from prove_lightning.runs.extend import ScheduleHorizon, apply_extension
     from prove_lightning.runs.loggers import build_loggers, log_test_rows
     from prove_lightning.runs.preempt import EXIT_PREEMPTED
