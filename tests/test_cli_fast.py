@@ -24,3 +24,18 @@ def test_answers_without_torch_or_lightning(args: list[str]) -> None:
     out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-500:]
+
+
+def test_bash_completion_of_prove_completes_commands_and_config_choices(tmp_path) -> None:  # noqa: ANN001
+    from prove_lightning.commands.completion import SCRIPT
+
+    script = tmp_path / "t.sh"
+    script.write_text(
+        f'prove() {{ "{sys.executable}" -m prove_lightning.cli "$@"; }}\n{SCRIPT}\n'
+        'COMP_LINE="prove train model=segformer_b"; COMP_POINT=${#COMP_LINE}; COMP_CWORD=4; _prove_complete; echo "${COMPREPLY[*]}"\n'
+        'COMP_LINE="prove pl"; COMP_POINT=${#COMP_LINE}; COMP_CWORD=1; _prove_complete; echo "${COMPREPLY[*]}"\n'
+        'COMP_LINE="prove train hydra/launcher=sl"; COMP_POINT=${#COMP_LINE}; COMP_CWORD=4; _prove_complete; echo "${COMPREPLY[*]}"\n'
+    )
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["segformer_b0 segformer_b3", "plan", "slurm"], out.stdout

@@ -81,9 +81,18 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | None = 
     max_steps = OmegaConf.select(cfg, "trainer.max_steps", default=None)
     ckpt = find_checkpoint(run_dir, step, int(max_steps) if max_steps is not None else None)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = SegModule.load_from_checkpoint(ckpt, map_location=device, weights_only=False)
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+    if (saved.get("hyper_parameters") or {}).get("net_config"):
+        model = SegModule.load_from_checkpoint(ckpt, map_location=device, weights_only=False)
+    else:  # a checkpoint from before SegModule saved its hyperparameters: rebuild from the run's config.yaml
+        from prove_lightning.evaluation.testing import build_module
+
+        if "pretrained" in cfg.model.net:
+            cfg.model.net.pretrained = False
+        model = build_module(cfg)
+        model.load_state_dict(saved["state_dict"])
     model.eval().to(device)
-    saved_step = int(torch.load(ckpt, map_location="cpu", weights_only=False).get("global_step", -1)) if step is None else int(step)
+    saved_step = int(saved.get("global_step", -1))
     pipeline = build_pipeline(OmegaConf.to_container(cfg.dataset.test_pipeline, resolve=True) if "test_pipeline" in cfg.dataset else None, train=False)
     fmt = str(OmegaConf.select(cfg, "dataset.prediction_format", default="trainids"))
     return LoadedRun(model=model, pipeline=pipeline, config=cfg, checkpoint=ckpt, step=saved_step, device=device, prediction_format=fmt)

@@ -192,7 +192,7 @@ def _execute(cfg: DictConfig, run_dir: Path, check: Check, extra_callbacks: list
         if trainer.global_step >= max_steps and not final.is_file():
             trainer.save_checkpoint(final)
     if cfg.test_after_training and final.is_file():
-        rows = test_checkpoint(cfg, final, datamodule=datamodule, store_root=cfg.paths.output_root, accelerator=cfg.trainer.accelerator)
+        rows = test_checkpoint(cfg, final, datamodule=datamodule, store_root=cfg.paths.output_root, accelerator=cfg.trainer.accelerator, progress=sys.stdout.isatty())
         print(format_table(rows, title=f"{cfg.run_relpath} @ step {rows[0]['step'] if rows else max_steps}: mIoU per domain"))
         out["test_rows"] = rows
         log_test_rows(trainer.loggers if action == "train" else build_loggers(cfg), rows)
