@@ -7,12 +7,12 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
-
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any, Iterator
 
 from prove_lightning.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # numpy / PIL are imported where images are read: --help and --cfg job stay light
+    import numpy as np
 
 #: set by :func:`set_shared_permissions` from paths.file_mode / paths.group: mode and gid of every file written here
 _SHARED: dict[str, int | None] = {"mode": None, "gid": None}
@@ -89,6 +89,9 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """RGB uint8 (H, W, 3)."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             return np.array(im.convert("RGB"))
@@ -100,6 +103,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def read_label(path: str | os.PathLike) -> np.ndarray:
     """Raw label ids (H, W) as stored: palette PNGs give indices, 16-bit PNGs give int32, 3-channel labels (equal channels) give channel 0."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             if im.mode in ("P", "L"):
@@ -124,5 +130,7 @@ def read_label(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
+    from PIL import Image
+
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(array).save(tmp, format="PNG", compress_level=1)
