@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from prove_lightning.data.labels import get_label_mapping
-from prove_lightning.data.label_tables import CITYSCAPES_LABELID_TO_TRAINID
+from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.data.transforms import TrainPipeline
 from prove_lightning.data.transforms_reference import ResizeThenCropPipeline
 from prove_lightning.io import read_image, read_label

@@ -1,7 +1,7 @@
 """Every label table checked entry by entry against shared/reference/datasets.md §2 (and original_prove.md §2d).
 
 The expected tables below are typed from the reference documents, class by class, independently of
-src/prove_lightning/data/label_tables.py; each registered mapping must agree on every id 0..255 (known ids
+src/prove_lightning/data/sources/*_labels.py; each registered mapping must agree on every id 0..255 (known ids
 map as listed, every other value raises DataError naming the file and the values).
 """
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from prove_lightning.data.domains import DOMAINS
@@ -19,7 +18,9 @@ from prove_lightning.evaluation.predictions import (
     inverse_lut,
     prediction_relpath,
 )
-from prove_lightning.evaluation.testsets import TestSet, compose_dataset, resolve_test_sets
+from prove_lightning.evaluation.testsets import TestSet
+from prove_lightning.tasks.spec import build_run_spec
+from prove_lightning.tasks.testsets import compose_dataset, resolve_test_sets
 from prove_lightning.evaluation.visualize import pick_fixed_samples, prediction_grid, prediction_row
 
 
@@ -61,19 +62,14 @@ def test_prediction_writer_writes_pngs_and_refuses_name_clashes(tmp_path: Path) 
 def test_compose_any_dataset_option_with_given_paths(tmp_path: Path) -> None:
     ds = compose_dataset("stratified", {"data_root": "d", "stratified_root": str(tmp_path), "cache_root": "c", "output_root": "o", "weights_root": "w"},
                          {"name": "bdd10k", "source": {"dataset_dir": "BDD10k"}})
-    assert ds.source.root == str(tmp_path) and ds.source.name == "bdd10k" and ds.source.dataset_dir == "BDD10k"
-    assert ds.prediction_format == "trainids" and ds.test_split == "test"
+    assert ds["source"]["root"] == str(tmp_path) and ds["source"]["name"] == "bdd10k" and ds["source"]["dataset_dir"] == "BDD10k"
+    assert ds["prediction_format"] == "trainids" and ds["test_split"] == "test"
     with pytest.raises(ConfigError, match="not an option of conf/dataset/.*toycity"):
         compose_dataset("no_such_dataset", {"data_root": "x"})
 
 
-def test_resolve_test_sets_checks_names_and_overrides(tmp_path: Path) -> None:
-    run_cfg = OmegaConf.create(
-        {
-            "dataset": {"name": "toycity", "source": {"_target_": "prove_lightning.data.sources.toycity.ToyCitySource", "root": str(tmp_path)}},
-            "paths": {"data_root": str(tmp_path), "cache_root": str(tmp_path), "output_root": str(tmp_path), "weights_root": str(tmp_path)},
-        }
-    )
+def test_resolve_test_sets_checks_names_and_overrides(tmp_path: Path, train_cfg) -> None:
+    run_cfg = build_run_spec(train_cfg())
     (own,) = resolve_test_sets(run_cfg)
     assert own.name == "toycity" and own.split == "test" and own.prediction_name == "{domain}/{stem}.png"
     with pytest.raises(ConfigError, match="not among the test datasets"):

@@ -270,7 +270,7 @@ def test_sgd_recipes_decay_everything() -> None:
     ],
 )
 def test_lr_follows_the_global_batch_by_the_configured_rule(overrides: list[str], expected: float) -> None:
-    from prove_lightning.evaluation.testing import build_module
+    from prove_lightning.tasks.parts import build_module
 
     cfg = model_cfg("segformer_b0", *overrides)
     cfg.pop("hydra")

@@ -180,14 +180,18 @@ def test_failed_attempt_writes_error_log_and_train_log_is_appended(tmp_path: Pat
 def test_logger_and_callback_choices_build(train_cfg) -> None:
     from pytorch_lightning.callbacks import EarlyStopping, RichProgressBar
 
-    from prove_lightning.train import build_trainer
+    from prove_lightning.tasks.parts import build_trainer
+    from prove_lightning.tasks.spec import build_run_spec
 
-    trainer = build_trainer(train_cfg("logger=null", "callbacks=none"))
+    def trainer_of(*overrides: str):  # noqa: ANN202
+        return build_trainer(build_run_spec(train_cfg(*overrides)).config)
+
+    trainer = trainer_of("logger=null", "callbacks=none")
     assert trainer.loggers == []
-    trainer = build_trainer(train_cfg("logger=many", "callbacks=early_stopping"))
+    trainer = trainer_of("logger=many", "callbacks=early_stopping")
     assert [type(lg).__name__ for lg in trainer.loggers] == ["TensorBoardLogger", "CSVLogger"]
     assert any(isinstance(c, EarlyStopping) for c in trainer.callbacks)
-    trainer = build_trainer(train_cfg("callbacks=rich", "trainer.enable_progress_bar=true"))
+    trainer = trainer_of("callbacks=rich", "trainer.enable_progress_bar=true")
     assert any(isinstance(c, RichProgressBar) for c in trainer.callbacks)
 
 

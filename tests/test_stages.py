@@ -15,7 +15,7 @@ from prove_lightning.data.domains import ADVERSE_DOMAINS, DOMAINS
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.results import read_results
 from prove_lightning.optim import scaled_lr, warmup_poly_factor
-from prove_lightning.runs.stage import stage_test_set_names
+from prove_lightning.tasks.spec import build_run_spec
 from prove_lightning.train import run_training
 from test_sweeps import searchpath  # noqa: F401 - fixture: stand-ins for options other branches define
 
@@ -61,7 +61,7 @@ def test_every_stage_composes_resolves_and_says_everything(stage: str, searchpat
     assert STAGE_KEYS <= set(cfg.stage), f"stage {stage} lacks {sorted(STAGE_KEYS - set(cfg.stage))}"
     assert cfg.run_dir.startswith(f"{tmp_path}/{cfg.stage.name}/")
     assert cfg.trainer.max_steps == cfg.stage.max_steps and cfg.callbacks.checkpoint.every_n_train_steps == cfg.stage.checkpoint_interval
-    assert stage_test_set_names(cfg)
+    assert build_run_spec(cfg).test_set_names
 
 
 def test_every_stage_of_the_catalogue_has_its_facts(searchpath: str, tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_every_stage_of_the_catalogue_has_its_facts(searchpath: str, tmp_path: P
 
 def test_cityscapes_stages_test_on_acdc_per_condition(searchpath: str, tmp_path: Path) -> None:
     cfg = _compose("stage=cg", "dataset=cityscapes", searchpath=searchpath, tmp_path=tmp_path)
-    assert stage_test_set_names(cfg) == ["cityscapes", "acdc"]
+    assert build_run_spec(cfg).test_set_names == ["cityscapes", "acdc"]
     assert set(ADVERSE_DOMAINS) == {"foggy", "night", "rainy", "snowy"}  # ACDC rows are written per domain
 
 
@@ -168,6 +168,21 @@ def test_stage_test_sets_drive_the_auto_test(source) -> None:
     assert a.equals(b)  # the same images under two names give the same numbers
     recorded = OmegaConf.load(Path(result["run_dir"]) / "config.yaml")
     assert [s.get("name", "toycity") for s in recorded.data.test_sources] == ["toycity", "toycopy"]
+
+
+@pytest.mark.slow
+def test_eval_of_a_run_without_test_datasets_tests_the_stages_test_sets(source) -> None:
+    """`prove eval run_dir=<run>` tests on the stage's test sets as training did (a cg run: Cityscapes + ACDC),
+    with the same numbers, not on the run's own dataset only."""
+    from prove_lightning.eval import run_eval
+
+    _, result, _, out = source
+    trained = read_results(out)
+    trained = trained[trained.run_id == "demo/baseline/toycity/segformer_b0"].set_index(["test_dataset", "domain"]).mIoU.sort_index()
+    rows = run_eval(OmegaConf.create({"run_dir": str(result["run_dir"]), "ckpt_path": None, "ckpt": "final", "progress": False, "num_workers": 0}))
+    assert sorted({r["test_dataset"] for r in rows}) == ["toycity", "toycopy"]
+    again = {(r["test_dataset"], r["domain"]): r["mIoU"] for r in rows}
+    assert {k: round(v, 6) for k, v in again.items()} == {k: round(v, 6) for k, v in trained.items()}
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from prove_lightning.config import CONF_DIR
-from prove_lightning.runs.plan import expand_sweep
+from prove_lightning.tasks.plan import expand_sweep
 
 GROUPS = ("stage", "dataset", "model", "strategy", "augment", "loss")
 
@@ -165,7 +165,7 @@ VARIANTS = {
 @pytest.mark.parametrize("sweep", sorted(VARIANTS))
 def test_runs_that_differ_only_in_a_value_get_their_own_run_directory(sweep: str, searchpath: str) -> None:
     """Run names tell apart runs of a grid that differ in ratio, augment, loss, batch size, schedule or target domain."""
-    from prove_lightning.runs.plan import plan_sweep
+    from prove_lightning.tasks.plan import plan_sweep
 
     narrow, n = VARIANTS[sweep]
     runs = plan_sweep([f"sweep={sweep}", *narrow, searchpath])

@@ -15,7 +15,7 @@ import pytest
 from prove_lightning.commands.plan import main as plan_main
 from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.runs.locks import LockInfo, lock_path
-from prove_lightning.runs.plan import count_by_status, plan_sweep
+from prove_lightning.tasks.plan import count_by_status, plan_sweep
 
 STEPS = 6
 MODELS = ("segformer_b0", "segformer_b3")

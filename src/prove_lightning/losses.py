@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prove_lightning.data.labels import IGNORE_INDEX
+from prove_lightning.labelspace import IGNORE_INDEX
 
 
 def _no_valid(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> torch.Tensor | None:

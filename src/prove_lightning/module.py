@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from prove_lightning.data.domains import DOMAINS
-from prove_lightning.data.labels import CITYSCAPES_CLASSES, IGNORE_INDEX
+from prove_lightning.labelspace import CITYSCAPES_CLASSES, IGNORE_INDEX
 from prove_lightning.data.sampler import sample_seed
 from prove_lightning.data.shard import ShardSampler
 from prove_lightning.evaluation.inference import check_inference, predict_logits

@@ -85,11 +85,12 @@ def load_run(run_dir: str | Path, step: int | None = None, device: str | None = 
     if (saved.get("hyper_parameters") or {}).get("net_config"):
         model = SegModule.load_from_checkpoint(ckpt, map_location=device, weights_only=False)
     else:  # a checkpoint from before SegModule saved its hyperparameters: rebuild from the run's config.yaml
-        from prove_lightning.evaluation.testing import build_module
+        from prove_lightning.tasks.parts import build_module
 
-        if "pretrained" in cfg.model.net:
-            cfg.model.net.pretrained = False
-        model = build_module(cfg)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        if "pretrained" in config["model"]["net"]:
+            config["model"]["net"]["pretrained"] = False
+        model = build_module(config)
         model.load_state_dict(saved["state_dict"])
     model.eval().to(device)
     saved_step = int(saved.get("global_step", -1))
@@ -119,7 +120,7 @@ def overlay(image: np.ndarray, color: np.ndarray, alpha: float = 0.5) -> np.ndar
 def predict_images(run: LoadedRun, images: list[Path], output: Path, fmt: str | None = None, with_overlay: bool = False, root: Path | None = None) -> Iterator[Path]:
     """Write ``<output>/<rel>.png`` (ids), ``<rel>_color.png`` (palette) and, with_overlay, ``<rel>_overlay.png``
     for each image (``rel``: its path under ``root`` without suffix); yields each image as it is done."""
-    from prove_lightning.data.labels import colorize
+    from prove_lightning.labelspace import colorize
     from prove_lightning.evaluation.predictions import get_prediction_format
     from prove_lightning.io import read_image, write_png
 

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from prove_lightning.runs.plan import count_by_status, plan_sweep
+    from prove_lightning.tasks.plan import count_by_status, plan_sweep
 
     p = argparse.ArgumentParser(prog="prove plan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*", help="Hydra overrides as for `python -m prove_lightning.train -m` (e.g. sweep=s1 model=pspnet_r50)")

@@ -1,4 +1,4 @@
-"""One label module: Cityscapes' 19 train classes, their palette, and look-up tables from each dataset's ids.
+"""Look-up tables from each dataset's label ids to the trainIds of the label space (prove_lightning/labelspace.py).
 
 Training and testing both call :func:`get_label_mapping` so a dataset is decoded one way only.
 A value outside the dataset's known ids is an error naming the file and the values, never clipped.
@@ -14,34 +14,9 @@ import cv2
 import numpy as np
 
 from prove_lightning.errors import DataError
+from prove_lightning.labelspace import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, CLASS_ID, IGNORE_INDEX, NUM_CLASSES, colorize  # noqa: F401
 
-IGNORE_INDEX = 255
 _UNKNOWN = 254  # marks unknown ids inside a LUT pass; no table maps to it (trainIds are 0..18 and 255)
-
-CITYSCAPES_CLASSES: tuple[str, ...] = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic_light", "traffic_sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
-    "motorcycle", "bicycle",
-)
-NUM_CLASSES = len(CITYSCAPES_CLASSES)
-CLASS_ID: dict[str, int] = {name: i for i, name in enumerate(CITYSCAPES_CLASSES)}
-
-CITYSCAPES_PALETTE: np.ndarray = np.array(
-    [
-        (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
-        (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
-        (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70),
-        (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
-    ],
-    dtype=np.uint8,
-)
-
-
-def colorize(label: np.ndarray) -> np.ndarray:
-    """trainId map (H, W) -> RGB image in the Cityscapes palette; ignore is black."""
-    lut = np.zeros((256, 3), dtype=np.uint8)
-    lut[:NUM_CLASSES] = CITYSCAPES_PALETTE
-    return lut[label.astype(np.uint8)]
 
 
 @dataclass(frozen=True)
@@ -152,7 +127,11 @@ def register_label_mapping(name: str) -> Callable[[Callable[[], LabelMapping]], 
 
 
 def get_label_mapping(name: str) -> LabelMapping:
-    import prove_lightning.data.label_tables  # noqa: F401  (registers the per-dataset tables)
+    # each dataset's table lives beside its adapter and registers itself on import
+    import prove_lightning.data.sources.cityscapes_labels  # noqa: F401
+    import prove_lightning.data.sources.iddaw_labels  # noqa: F401
+    import prove_lightning.data.sources.mapillary_labels  # noqa: F401
+    import prove_lightning.data.sources.outside15k_labels  # noqa: F401
 
     try:
         return _REGISTRY[name]()

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from prove_lightning.data.labels import CITYSCAPES_CLASSES, IGNORE_INDEX
+from prove_lightning.labelspace import CITYSCAPES_CLASSES, IGNORE_INDEX
 
 CONVENTIONS = ("union", "gt_present")
 

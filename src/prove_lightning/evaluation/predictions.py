@@ -17,9 +17,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-# the one Cityscapes labelId -> trainId table (data/label_tables.py); saved predictions use its inverse
-from prove_lightning.data.label_tables import CITYSCAPES_LABELID_TO_TRAINID
-from prove_lightning.data.labels import NUM_CLASSES
+# the one Cityscapes labelId -> trainId table (data/sources/cityscapes_labels.py); saved predictions use its inverse
+from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
+from prove_lightning.labelspace import NUM_CLASSES
 from prove_lightning.errors import ConfigError, DataError
 from prove_lightning.io import write_png
 

@@ -81,6 +81,14 @@ class ResultsStore:
                 table[cols].to_csv(tmp, index=False)
         return len(new)
 
+    def tested_keys(self) -> set[tuple[str, int, str]]:
+        """Every (run_id, step, test_dataset) the store holds (what pre-flight's "tested?" check asks)."""
+        if not self.path.exists():
+            return set()
+        with self.lock:
+            df = self.read()
+        return {(str(r), int(s), str(t)) for r, s, t in zip(df["run_id"], df["step"], df["test_dataset"])}
+
     def query(self, **filters: Any) -> pd.DataFrame:
         """:meth:`read` then :func:`filter_results` (stage=, run=, domain=, test_dataset=, step=, final_only=...)."""
         return filter_results(self.read(), **filters)

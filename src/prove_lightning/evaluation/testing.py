@@ -1,61 +1,24 @@
-"""Test a checkpoint per domain on one or more test sets; write metrics JSON, results-store rows, optional predictions."""
+"""Test a built module on test sets per domain: run the test loop, turn its confusion matrices into metrics,
+records (the per-test-set JSON) and result rows. What to test and where to write is tasks/test_run.py's job."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
 
-from prove_lightning.config import instantiate
 from prove_lightning.data.domains import DOMAINS
-from prove_lightning.data.labels import CITYSCAPES_CLASSES
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.metrics import metrics_from_confusion
-from prove_lightning.evaluation.predictions import PredictionWriter
-from prove_lightning.evaluation.results import ResultsStore
-from prove_lightning.evaluation.testsets import TestSet, resolve_test_sets, test_set_from_config
-from prove_lightning.io import atomic_write_json
-from prove_lightning.runs.version import code_version
+from prove_lightning.evaluation.testsets import TestSet
+from prove_lightning.labelspace import CITYSCAPES_CLASSES
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """Hash of the run's resolved config without paths, run location and invocation flags: same experiment, same hash."""
-    node = OmegaConf.to_container(cfg, resolve=True)
-    for key in ("paths", "run_dir", "hydra", "ckpt_path", "test_after_training"):
-        node.pop(key, None)
-    blob = json.dumps(node, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:12]
-
-
-def class_names_of(cfg: DictConfig) -> list[str]:
-    n = int(cfg.dataset.num_classes)
+def class_names_for(num_classes: int) -> list[str]:
+    n = int(num_classes)
     return list(CITYSCAPES_CLASSES) if n == len(CITYSCAPES_CLASSES) else [str(i) for i in range(n)]
-
-
-def build_module(cfg: DictConfig, test_dataset_names: Sequence[str] = ()) -> pl.LightningModule:
-    from prove_lightning.optim import global_batch_size, scaled_lr
-
-    net = instantiate(cfg.model.net)
-    loss = instantiate(cfg.loss.fn)
-    batch = global_batch_size(cfg.data.batch_size, cfg.trainer.get("devices", 1), cfg.trainer.get("num_nodes", 1))
-    lr = scaled_lr(cfg.model.lr, batch, cfg.model.reference_batch_size, cfg.model.lr_scaling)
-    module = instantiate(
-        cfg.module,
-        net=net,
-        loss=loss,
-        lr=lr,
-        test_dataset_names=list(test_dataset_names),
-        _convert_="all",
-    )
-    # set after building (a _target_ dict passed to instantiate would be instantiated): load_from_checkpoint rebuilds from these
-    module.hparams.update(net_config=OmegaConf.to_container(cfg.model.net, resolve=True), loss_config=OmegaConf.to_container(cfg.loss.fn, resolve=True))
-    return module
 
 
 def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
@@ -67,65 +30,9 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     return int(ckpt.get("global_step", -1))
 
 
-def test_sets_of_datamodule(cfg: DictConfig, datamodule: pl.LightningDataModule) -> list[TestSet]:
-    """The datamodule's test sources as TestSets (its own dataset keeps its config's prediction naming)."""
-    own = test_set_from_config(cfg.dataset) if "source" in cfg.dataset else None
-    out = []
-    for src in datamodule.test_sources:
-        base = own if own is not None and own.name == src.name else None
-        out.append(
-            TestSet(
-                name=src.name,
-                source=src,
-                split=base.split if base else "test",
-                pipeline=base.pipeline if base else None,
-                batch_size=int(getattr(datamodule, "eval_batch_size", 1)),
-                prediction_format=base.prediction_format if base else "trainids",
-                prediction_name=base.prediction_name if base else "{domain}/{stem}.png",
-            )
-        )
-    return out
-
-
-def _train_code_version(run_dir: Path) -> str | None:
-    try:
-        return json.loads((run_dir / "version.json").read_text()).get("code_version")
-    except (OSError, ValueError):
-        return None
-
-
-def test_checkpoint(
-    cfg: DictConfig,
-    ckpt_path: str | Path,
-    datamodule: pl.LightningDataModule | None = None,
-    store_root: str | Path | None = None,
-    accelerator: str = "auto",
-    progress: bool = True,
-    test_sets: Sequence[TestSet] | None = None,
-    save_predictions: bool = False,
-    num_workers: int = 0,
-    miou_convention: str | None = None,
-) -> list[dict[str, Any]]:
-    """Test one checkpoint on every test set; return one row per (test set, domain with images) plus 'all'.
-
-    Test sets: ``test_sets`` if given, else the stage's ``test_datasets``, else those of ``datamodule``, else
-    the run's own dataset (:func:`resolve_test_sets`). Writes ``run_dir/test/step_N/<test set>.json`` and, with
-    ``save_predictions``, PNGs under ``run_dir/test/step_N/<test set>/pred/``; upserts rows into the store.
-    """
-    run_dir = Path(cfg.run_dir)
-    if test_sets is None:
-        if datamodule is not None and not OmegaConf.select(cfg, "stage.test_datasets", default=None):
-            test_sets = test_sets_of_datamodule(cfg, datamodule)
-            num_workers = num_workers or int(getattr(datamodule, "num_workers", 0))
-        else:
-            test_sets = resolve_test_sets(cfg)
-    test_sets = list(test_sets)
-    names = [t.name for t in test_sets]
-    module = build_module(cfg, names)
-    step = load_weights(module, ckpt_path)
-    out_dir = run_dir / "test" / f"step_{step}"
-    writer = PredictionWriter(out_dir, test_sets) if save_predictions else None
-    module.test_prediction_hook = writer
+def run_test_loop(module: pl.LightningModule, test_sets: Sequence[TestSet], accelerator: str = "auto", progress: bool = True, num_workers: int = 0, hook: Any = None) -> None:
+    """One Lightning test pass over every test set; leaves module.test_cm and module.test_image_counts."""
+    module.test_prediction_hook = hook
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -138,68 +45,40 @@ def test_checkpoint(
     loaders = [t.dataloader(num_workers) for t in test_sets]
     trainer.test(module, dataloaders=loaders, verbose=False)
     module.test_prediction_hook = None
+
+
+def per_domain_metrics(module: pl.LightningModule, t: int, class_names: Sequence[str], convention: str) -> tuple[dict[str, Any], torch.Tensor]:
+    """Metrics of test set ``t`` per domain with images, plus 'all'; and that test set's confusion matrices."""
     cm = module.test_cm.cpu()
-    convention = miou_convention or cfg.eval.miou_convention
-    version = code_version()["code_version"]
-    provenance = {
-        "config_hash": config_hash(cfg),
-        "code_version": version,
-        "train_code_version": _train_code_version(run_dir),
-        "ckpt_path": str(Path(ckpt_path).resolve()),
-        "run_dir": str(run_dir),
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    class_names = class_names_of(cfg)
-    ratio = OmegaConf.select(cfg, "strategy.ratio", default=None)
-    rows: list[dict[str, Any]] = []
-    for t, ts in enumerate(test_sets):
-        per_domain: dict[str, Any] = {}
-        counts = {d: module.test_image_counts.get((t, d), 0) for d in DOMAINS}
-        for d, dname in enumerate(DOMAINS):
-            if counts[dname]:
-                per_domain[dname] = metrics_from_confusion(cm[t, d], class_names, convention) | {"n_images": counts[dname]}
-        per_domain["all"] = metrics_from_confusion(cm[t].sum(0), class_names, convention) | {"n_images": sum(counts.values())}
-        record = {
-            "checkpoint": provenance["ckpt_path"],
+    counts = {d: module.test_image_counts.get((t, d), 0) for d in DOMAINS}
+    per_domain: dict[str, Any] = {}
+    for d, dname in enumerate(DOMAINS):
+        if counts[dname]:
+            per_domain[dname] = metrics_from_confusion(cm[t, d], list(class_names), convention) | {"n_images": counts[dname]}
+    per_domain["all"] = metrics_from_confusion(cm[t].sum(0), list(class_names), convention) | {"n_images": sum(counts.values())}
+    return per_domain, cm[t]
+
+
+def result_rows(identity: Mapping[str, Any], step: int, ts: TestSet, per_domain: Mapping[str, Any], convention: str, inference_mode: str, provenance: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One results-store row per domain (identity columns first, as results.LEAD_COLUMNS)."""
+    rows = []
+    for dname, m in per_domain.items():
+        row = {
+            **identity,
             "step": step,
             "test_dataset": ts.name,
-            "test_split": ts.split,
-            "miou_convention": convention,
-            "inference": dict(module.inference),
-            **{k: v for k, v in provenance.items() if k != "ckpt_path"},
-            "test_set": ts.describe(),
-            "predictions": writer.summary(t) if writer else None,
-            "confusion_matrix": {d: cm[t, DOMAINS.index(d)].tolist() for d in per_domain if d != "all"},
-            "domains": per_domain,
+            "domain": dname,
+            "n_images": m["n_images"],
+            "aAcc": m["aAcc"],
+            "mIoU": m["mIoU"],
+            "mAcc": m["mAcc"],
+            "fwIoU": m["fwIoU"],
         }
-        atomic_write_json(out_dir / f"{ts.name}.json", record)
-        for dname, m in per_domain.items():
-            row = {
-                "run_id": str(cfg.run_relpath),
-                "stage": cfg.stage.name,
-                "strategy": cfg.strategy.name,
-                "augment": cfg.augment.name,
-                "dataset": cfg.dataset.name,
-                "model": cfg.model.name,
-                "ratio": ratio if ratio is not None else 1.0,
-                "loss": cfg.loss.name,
-                "seed": cfg.seed,
-                "step": step,
-                "test_dataset": ts.name,
-                "domain": dname,
-                "n_images": m["n_images"],
-                "aAcc": m["aAcc"],
-                "mIoU": m["mIoU"],
-                "mAcc": m["mAcc"],
-                "fwIoU": m["fwIoU"],
-            }
-            row.update({f"iou_{c}": v["IoU"] for c, v in m["per_class"].items()})
-            row.update({f"acc_{c}": v["Acc"] for c, v in m["per_class"].items()})
-            row.update({"n_pixels": m["n_pixels"], "n_classes_counted": m["n_classes_counted"], "miou_convention": convention})
-            row.update({"test_split": ts.split, "inference": module.inference.get("mode", "whole"), **provenance})
-            rows.append(row)
-    if store_root is not None:
-        ResultsStore(store_root).upsert(rows)
+        row.update({f"iou_{c}": v["IoU"] for c, v in m["per_class"].items()})
+        row.update({f"acc_{c}": v["Acc"] for c, v in m["per_class"].items()})
+        row.update({"n_pixels": m["n_pixels"], "n_classes_counted": m["n_classes_counted"], "miou_convention": convention})
+        row.update({"test_split": ts.split, "inference": inference_mode, **provenance})
+        rows.append(row)
     return rows
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from prove_lightning.data.domains import DOMAINS
-from prove_lightning.data.labels import colorize
+from prove_lightning.labelspace import colorize
 
 GAP = 4  # pixels of white between tiles
 

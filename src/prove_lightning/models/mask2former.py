@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prove_lightning.data.labels import IGNORE_INDEX
+from prove_lightning.labelspace import IGNORE_INDEX
 from prove_lightning.models.net import SegNet
 from prove_lightning.models.util import plain
 from prove_lightning.models.weights import load_pretrained

@@ -16,34 +16,32 @@ import logging
 from typing import Any
 
 import pytorch_lightning as pl
-from omegaconf import DictConfig, OmegaConf
-
 from prove_lightning.errors import ConfigError
-from prove_lightning.runs.stage import SourceRun
+from prove_lightning.runs.spec import SourceRun
 
 log = logging.getLogger(__name__)
 
 RULES = ("recompute", "restart")
 
 
-def apply_extension(cfg: DictConfig, source: SourceRun) -> dict[str, Any]:
-    """Check the source against the new horizon and set the schedule rule into cfg; returns what was done."""
-    rule = str(OmegaConf.select(cfg, "stage.extend_lr", default="recompute"))
+def plan_extension(rule: str, stage: str, new_max: int, source: SourceRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the source against the new horizon; returns (what is done, for audit.json) and the
+    ``model.scheduler`` keys the rule sets (the caller builds the run's schedule with them)."""
     if rule not in RULES:
         raise ConfigError(f"stage.extend_lr={rule!r} is not a schedule rule; use one of {list(RULES)}")
-    new_max = int(cfg.trainer.max_steps)
     old_max = int(source.max_steps or 0)
     if new_max <= old_max:
         raise ConfigError(
-            f"stage '{cfg.stage.name}' extends {source.stage} (max_steps {old_max}) to max_steps {new_max}; "
+            f"stage '{stage}' extends {source.stage} (max_steps {old_max}) to max_steps {new_max}; "
             f"the new horizon must be larger (set stage.max_steps / trainer.max_steps)"
         )
+    scheduler: dict[str, Any] = {}
     if rule == "restart":
         # warmup_poly_factor is 1.0 before warmup_steps and poly over (max_steps - warmup_steps) after it:
         # with warmup_steps = the resume step this is a warmup-free poly from the base LR over the new horizon
-        OmegaConf.update(cfg, "model.scheduler.warmup_steps", old_max, force_add=True)
-        OmegaConf.update(cfg, "model.scheduler.warmup_ratio", 1.0, force_add=True)
-    return {"source_stage": source.stage, "source_ckpt": str(source.final_ckpt), "from_step": old_max, "to_step": new_max, "lr_rule": rule}
+        scheduler = {"warmup_steps": old_max, "warmup_ratio": 1.0}
+    info = {"source_stage": source.stage, "source_ckpt": str(source.final_ckpt), "from_step": old_max, "to_step": new_max, "lr_rule": rule}
+    return info, scheduler
 
 
 class ScheduleHorizon(pl.Callback):

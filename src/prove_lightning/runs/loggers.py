@@ -8,23 +8,28 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.config import instantiate
 
 
-def build_loggers(cfg: DictConfig) -> list[Any]:
+def _cfg(config: DictConfig | Mapping[str, Any]) -> DictConfig:
+    return config if isinstance(config, DictConfig) else OmegaConf.create(dict(config))
+
+
+def build_loggers(cfg: DictConfig | Mapping[str, Any]) -> list[Any]:
     """The loggers of ``cfg.logger`` (logger=null / none: no logger at all)."""
-    node = OmegaConf.select(cfg, "logger", default=None)
+    node = OmegaConf.select(_cfg(cfg), "logger", default=None)
     if not node:
         return []
     return [instantiate(c) for c in node.values() if c is not None]
 
 
-def run_hparams(cfg: DictConfig) -> dict[str, Any]:
+def run_hparams(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     """Flat, scalar-valued: what identifies the run and the settings a reader compares runs by."""
+    cfg = _cfg(cfg)
     sel = lambda key, default=None: OmegaConf.select(cfg, key, default=default)  # noqa: E731
     values = {
         "run_id": sel("run_relpath"),
@@ -56,7 +61,7 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
     return {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in values.items() if v is not None}
 
 
-def log_hparams(loggers: Iterable[Any], cfg: DictConfig) -> None:
+def log_hparams(loggers: Iterable[Any], cfg: DictConfig | Mapping[str, Any]) -> None:
     hp = run_hparams(cfg)
     for lg in loggers:
         lg.log_hyperparams(hp)

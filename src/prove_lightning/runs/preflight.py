@@ -10,11 +10,11 @@ import csv
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
-from omegaconf import DictConfig
-
+from prove_lightning.data.manifest import dataset_key
 from prove_lightning.runs.locks import lock_status
-from prove_lightning.runs.stage import SourceRun, final_checkpoint, generated_setting, source_run, stage_test_set_names
+from prove_lightning.runs.spec import GeneratedSetting, RunSpec, SourceRun
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +29,21 @@ STATUSES = (DONE, NOT_TESTED, LOCKED, NO_GENERATED, NO_SOURCE, TO_RUN)
 
 
 class ResultsIndex:
-    """Which (run_id, step, test_dataset) the results store holds; read once, asked many times."""
+    """Which (run_id, step, test_dataset) the results store holds; read once (on first question), asked many times.
 
-    def __init__(self, output_root: str | Path) -> None:
-        from prove_lightning.evaluation.results import ResultsStore  # imports torch: only when a run may be done
+    ``load`` returns those keys (tasks/store.py reads them from the results store), so pre-flight itself
+    does not depend on the store's format and a run that is not trained never reads it.
+    """
 
-        store = ResultsStore(output_root)
-        self.keys: set[tuple[str, int, str]] = set()
-        if store.path.exists():
-            with store.lock:
-                df = store.read()
-            if not df.empty:
-                self.keys = {(str(r), int(s), str(t)) for r, s, t in zip(df["run_id"], df["step"], df["test_dataset"])}
+    def __init__(self, load: Callable[[], Iterable[tuple[str, int, str]]]) -> None:
+        self._load = load
+        self._keys: set[tuple[str, int, str]] | None = None
+
+    @property
+    def keys(self) -> set[tuple[str, int, str]]:
+        if self._keys is None:
+            self._keys = {(str(r), int(s), str(t)) for r, s, t in self._load()}
+        return self._keys
 
     def tested(self, run_id: str, step: int, test_sets: list[str]) -> list[str]:
         """The test sets that still lack results for this run at this step."""
@@ -60,21 +63,25 @@ def _manifest_rows(path: Path) -> list[tuple[str, str]]:
     return _manifest_cache[key]
 
 
-def generated_rows(cfg: DictConfig) -> tuple[int | None, str]:
-    """Number of generated images this run can mix in (None when it mixes none), and where that was read."""
-    setting = generated_setting(cfg)
+def generated_rows(setting: GeneratedSetting | None) -> tuple[int | None, str]:
+    """Number of generated images this run can mix in (None when it mixes none), and where that was read.
+
+    Rows match the run's dataset key as the training job's manifest loader matches them (data/manifest.py:
+    ``dataset_key`` of the dataset and its folder aliases), so pre-flight counts what training would load.
+    """
     if setting is None:
         return None, ""
-    path = Path(setting["manifest"])
+    path = Path(setting.manifest)
     if not path.is_file():
-        if setting["generates"]:
+        if setting.generates:
             return None, f"manifest {path} is written on first use by the strategy's generator"
         return 0, f"manifest {path} does not exist"
-    rows = [d for ds, d in _manifest_rows(path) if ds == setting["dataset"].lower()]
-    domains = setting["domains"]
+    keys = {dataset_key(setting.dataset), *(dataset_key(a) for a in setting.aliases)}
+    rows = [d for ds, d in _manifest_rows(path) if dataset_key(ds) in keys]
+    domains = setting.domains
     if domains:
         rows = [d for d in rows if d in domains]
-    where = f"{path} (dataset {setting['dataset']}{', domains ' + ','.join(domains) if domains else ''})"
+    where = f"{path} (dataset {setting.dataset}{', domains ' + ','.join(domains) if domains else ''})"
     return len(rows), where
 
 
@@ -92,13 +99,13 @@ class Check:
     source: SourceRun | None = None
 
 
-def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: bool = True) -> Check:
-    """The status of one composed run config (no part of the run is built)."""
-    run_dir = Path(cfg.run_dir).resolve()
-    run_id = str(cfg.run_relpath)
-    src = source_run(cfg)
-    names = stage_test_set_names(cfg)
-    stale_after = float(cfg.get("preflight", {}).get("lock_stale_after_s", 900))
+def check_run(spec: RunSpec, tested: ResultsIndex, check_lock: bool = True) -> Check:
+    """The status of one run (no part of the run is built)."""
+    run_dir = spec.run_dir.path
+    run_id = spec.run_id
+    src = spec.source
+    names = spec.test_set_names
+    stale_after = float(spec.preflight.get("lock_stale_after_s", 900))
 
     if check_lock:
         lock = lock_status(run_dir, stale_after)
@@ -108,26 +115,24 @@ def check_run(cfg: DictConfig, tested: ResultsIndex | None = None, check_lock: b
     if src is not None and src.mode == "evaluate":
         if not src.finished:
             return Check(NO_SOURCE, f"source run: {src.describe()}", run_dir, run_id, "skip", src)
-        tested = tested or ResultsIndex(cfg.paths.output_root)
         missing = tested.tested(run_id, int(src.max_steps or 0), names)
         if not missing:
             return Check(DONE, f"{src.final_ckpt.name} of {src.stage} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
         return Check(TO_RUN, f"test {src.stage}'s {src.final_ckpt.name} on {', '.join(missing)}", run_dir, run_id, "evaluate", src)
 
-    final = final_checkpoint(run_dir, cfg)
-    step = int(cfg.trainer.max_steps)
+    final = spec.final_ckpt
+    step = spec.max_steps
     if final.is_file():
-        tested = tested or ResultsIndex(cfg.paths.output_root)
         missing = tested.tested(run_id, step, names)
         if not missing:
             return Check(DONE, f"{final.name} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
         return Check(NOT_TESTED, f"{final.name} exists; no results on {', '.join(missing)}", run_dir, run_id, "test", src)
 
-    n_gen, where = generated_rows(cfg)
+    n_gen, where = generated_rows(spec.generated)
     if n_gen == 0:
         return Check(NO_GENERATED, f"no generated images: {where}", run_dir, run_id, "skip", src)
 
-    last = run_dir / "checkpoints" / "last.ckpt"
+    last = spec.run_dir.last_ckpt
     if src is not None and src.mode == "extend" and not last.is_file() and not src.finished:
         return Check(NO_SOURCE, f"source run: {src.describe()}", run_dir, run_id, "skip", src)
     detail = "not started"

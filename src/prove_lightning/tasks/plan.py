@@ -3,7 +3,7 @@
 The expansion is Hydra's own: the sweep file's ``hydra.sweeper.params`` plus the command-line overrides go
 through Hydra's override parser and ``BasicSweeper.split_arguments`` (so ``a,b``, ``glob(...)``, ``range(...)``
 and command-line narrowing behave as in a real multirun). Each run is then composed and checked by
-runs/preflight.py, the same code every training job runs first.
+runs/preflight.py on its RunSpec, the same code every training job runs first.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from prove_lightning.config import CONF_DIR
 from prove_lightning.errors import ConfigError
 from prove_lightning.runs.preflight import STATUSES, Check, ResultsIndex, check_run
-from prove_lightning.runs.stage import apply_test_sets
+from prove_lightning.tasks.spec import build_run_spec
+from prove_lightning.tasks.store import results_index
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,11 @@ def _check_jobs(hydra_ovr: Sequence[str], jobs: Sequence[Sequence[str]]) -> list
     out: list[PlannedRun] = []
     with _hydra():
         for job in jobs:
-            cfg = compose_job(hydra_ovr, job)
-            root = str(cfg.paths.output_root)
+            spec = build_run_spec(compose_job(hydra_ovr, job))
+            root = str(spec.output_root)
             if root not in indexes:
-                indexes[root] = ResultsIndex(root)
-            apply_test_sets(cfg)
-            out.append(PlannedRun(tuple(job), check_run(cfg, indexes[root])))
+                indexes[root] = results_index(root)
+            out.append(PlannedRun(tuple(job), check_run(spec, indexes[root])))
     return out
 
 

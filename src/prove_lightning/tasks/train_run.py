@@ -1,0 +1,177 @@
+"""One training job: pre-flight -> lock -> build parts -> fit (resuming) -> test on the stage's test sets.
+
+Pre-flight (runs/preflight.py) skips a run whose final checkpoint is tested, only tests one that is trained
+but untested, and skips gen_* runs without generated images for the dataset (an error for a single run, a
+skip inside a sweep). A run directory is locked while a job works on it: a second launch of the same run
+exits with status 75 (single run) or is skipped (sweep).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from prove_lightning.config import instantiate
+from prove_lightning.errors import ConfigError
+from prove_lightning.io import atomic_write_json, atomic_write_text
+from prove_lightning.runs.joblog import run_context
+from prove_lightning.runs.locks import RunLock, RunLocked
+from prove_lightning.runs.preflight import DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs.spec import RunSpec
+from prove_lightning.runs.version import code_version
+from prove_lightning.tasks.spec import build_run_spec
+from prove_lightning.tasks.store import results_index
+
+log = logging.getLogger("prove_lightning.train")
+
+
+def find_resume_checkpoint(spec: RunSpec, check: Check | None = None) -> str | None:
+    """ckpt_path if given, else the run's own last.ckpt, else (extended stages) the source run's final checkpoint."""
+    if spec.ckpt_path:
+        if not Path(spec.ckpt_path).is_file():
+            raise ConfigError(f"ckpt_path={spec.ckpt_path} does not exist; drop it to resume from {spec.run_dir.last_ckpt}")
+        return spec.ckpt_path
+    if spec.run_dir.last_ckpt.is_file():
+        return str(spec.run_dir.last_ckpt)
+    if check is not None and check.source is not None and check.source.mode == "extend":
+        return str(check.source.final_ckpt)
+    return None
+
+
+def save_run_files(spec: RunSpec, config: dict[str, Any]) -> None:
+    spec.run_dir.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(spec.run_dir.config_yaml, OmegaConf.to_yaml(OmegaConf.create(config)))
+    atomic_write_json(spec.run_dir.version_json, code_version())
+
+
+def run_training(cfg: DictConfig | RunSpec, extra_callbacks: list[Any] | None = None, in_sweep: bool = False) -> dict[str, Any]:
+    """The whole run; returns {'run_dir', 'final_ckpt', 'test_rows', 'status', 'detail'}.
+
+    ``in_sweep``: part of a multirun, where a run that cannot or need not run is skipped with a log line;
+    alone, a run without generated images or source run is an error and a locked run raises RunLocked.
+    """
+    spec = cfg if isinstance(cfg, RunSpec) else build_run_spec(cfg)
+    pre = spec.preflight
+    check = check_run(spec, results_index(spec.output_root), check_lock=False)
+    result: dict[str, Any] = {
+        "run_dir": spec.run_dir.path, "final_ckpt": spec.final_ckpt, "test_rows": [], "status": check.status, "detail": check.detail,
+    }
+    if _skip(spec, check, in_sweep):
+        return result
+    lock = RunLock(spec.run_dir.path, spec.run_id, pre.get("lock_stale_after_s", 900), pre.get("lock_heartbeat_s", 60)) if pre.get("lock", True) else nullcontext()
+    try:
+        with lock:
+            # again under the lock: another job may just have finished it
+            check = check_run(spec, results_index(spec.output_root), check_lock=False)
+            result.update(status=check.status, detail=check.detail)
+            if _skip(spec, check, in_sweep):
+                return result
+            took_over = getattr(lock, "took_over", None)
+            with run_context(spec.run_dir.path, spec.config.get("paths")):  # logs/train.log, error.log, jobs.jsonl, file modes
+                result.update(_execute(spec, check, extra_callbacks, took_over))
+    except RunLocked as err:
+        if not in_sweep:
+            raise
+        log.warning("skipping %s: %s", spec.run_id, err)
+        result.update(status=LOCKED, detail=str(err))
+    return result
+
+
+def _skip(spec: RunSpec, check: Check, in_sweep: bool) -> bool:
+    if check.action != "skip":
+        return False
+    if check.status == DONE and not spec.preflight.get("skip_done", True):
+        return False
+    if check.status in (NO_GENERATED, NO_SOURCE) and not in_sweep:
+        fix = "build the manifest first (prove manifest build) or pick another strategy" if check.status == NO_GENERATED else "run the source stage first"
+        raise ConfigError(f"{spec.run_id}: {check.detail}; {fix}")
+    log.warning("skipping %s: %s (%s)", spec.run_id, check.status, check.detail)
+    print(f"{spec.run_id}: {check.status}, nothing to do ({check.detail})")
+    return True
+
+
+def _with_extension(spec: RunSpec, check: Check) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The config the parts are built from: the spec's, with an extended stage's schedule rule applied."""
+    config = copy.deepcopy(dict(spec.config))
+    if check.source is None or check.source.mode != "extend":
+        return config, None
+    from prove_lightning.runs.extend import plan_extension
+
+    info, scheduler = plan_extension(spec.extend_lr, spec.stage, spec.max_steps, check.source)
+    config["model"].setdefault("scheduler", {}).update(scheduler)
+    config["module"]["scheduler"] = config["model"]["scheduler"]
+    return config, info
+
+
+def _execute(spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, took_over: str | None) -> dict[str, Any]:
+    """Build the parts and do what pre-flight decided: train (+ test), test only, or evaluate a source run."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from prove_lightning.data.augment import describe_hooks
+    from prove_lightning.evaluation.testing import format_table
+    from prove_lightning.runs.audit import PipelineAudit
+    from prove_lightning.runs.extend import ScheduleHorizon
+    from prove_lightning.runs.loggers import build_loggers, log_test_rows
+    from prove_lightning.runs.preempt import EXIT_PREEMPTED
+    from prove_lightning.tasks.parts import build_module, build_trainer
+    from prove_lightning.tasks.test_run import test_checkpoint
+
+    action = "test" if check.status == DONE else check.action
+    callbacks = list(extra_callbacks or [])
+    config, extension = _with_extension(spec, check)
+    if extension:
+        callbacks.append(ScheduleHorizon())
+    pl.seed_everything(spec.seed, workers=True, verbose=False)
+    datamodule = instantiate(config["data"])
+    datamodule.index()
+    if action != "test":  # a test-only job keeps the training run's config.yaml and audit.json as they are
+        save_run_files(spec, config)
+        static = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
+        if extension:
+            static["extension"] = extension
+        if action != "train":
+            atomic_write_json(spec.run_dir.audit_json, static)
+    final = spec.final_ckpt
+    out: dict[str, Any] = {"final_ckpt": final, "test_rows": []}
+    if action == "evaluate":
+        final = check.source.final_ckpt  # type: ignore[union-attr]
+    elif action == "train":
+        module = build_module(config, datamodule.test_dataset_names)
+        # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
+        static["batch_augment"] = describe_hooks(getattr(module, "batch_hooks", []))
+        audit = PipelineAudit(spec.run_dir.audit_json, static, expected_real=datamodule.mixing.expected_real)
+        resume = find_resume_checkpoint(spec, check)
+        if not resume:
+            audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
+        trainer = build_trainer(config, [audit, *callbacks])
+        if resume:
+            log.info("resuming from %s", resume)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+        except SIGTERMException:
+            log.warning("%s stopped by SIGTERM at step %d; checkpoints/last.ckpt holds it", spec.run_id, trainer.global_step)
+            raise SystemExit(EXIT_PREEMPTED) from None
+        if trainer.global_step >= spec.max_steps and not final.is_file():
+            trainer.save_checkpoint(final)
+    if spec.test_after_training and final.is_file():
+        rows = test_checkpoint(
+            spec, final, store_root=spec.output_root, accelerator=config["trainer"]["accelerator"],
+            num_workers=int(config["data"].get("num_workers", 0)), progress=sys.stdout.isatty(),
+        )
+        print(format_table(rows, title=f"{spec.run_id} @ step {rows[0]['step'] if rows else spec.max_steps}: mIoU per domain"))
+        out["test_rows"] = rows
+        log_test_rows(trainer.loggers if action == "train" else build_loggers(config), rows)
+        out["status"] = DONE
+    return out
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """What a sweep job returns to its launcher (small and picklable)."""
+    return {"run_dir": str(result["run_dir"]), "status": result.get("status"), "detail": result.get("detail"), "n_rows": len(result["test_rows"])}
