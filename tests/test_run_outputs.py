@@ -174,6 +174,10 @@ def test_failed_attempt_writes_error_log_and_train_log_is_appended(tmp_path: Pat
     err = (run_dir / "logs/error.log").read_text()
     assert "Traceback (most recent call last)" in err and "test_run_outputs.py" in err
     assert last_error(run_dir) == "RuntimeError: CUDA out of memory (simulated)"
+    from prove_lightning.commands.plan import with_last_error  # what `prove plan` shows beside the run
+
+    assert with_last_error("to_run", run_dir, "partly trained") == "partly trained; last error: RuntimeError: CUDA out of memory (simulated)"
+    assert with_last_error("done", run_dir, "tested") == "tested"
     assert len((run_dir / "logs/jobs.jsonl").read_text().splitlines()) == 2
 
 
