@@ -7,6 +7,7 @@ from typing import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
+from prove_lightning.runs.grid import strategy_glob
 from prove_lightning.runs.naming import run_relpath
 
 
@@ -30,6 +31,7 @@ def _run_relpath(stage, strategy, dataset, model, augment=None, ratio=None, loss
 
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("prove.run_relpath", _run_relpath, replace=True)
+    OmegaConf.register_new_resolver("prove.strategy_glob", strategy_glob, replace=True)
 
 
 register_resolvers()

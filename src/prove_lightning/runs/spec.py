@@ -145,6 +145,9 @@ class RunSpec:
     source: SourceRun | None = None
     generated: GeneratedSetting | None = None
     extend_lr: str = "recompute"
+    #: stage.test_checkpoints (final | all | [steps]) and the interval checkpoints are saved at
+    test_checkpoints: Any = "final"
+    checkpoint_interval: int = 0
     ckpt_path: str | None = None
     test_after_training: bool = True
     preflight: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
@@ -158,6 +161,12 @@ class RunSpec:
     @property
     def final_ckpt(self) -> Path:
         return self.run_dir.step_ckpt(self.max_steps)
+
+    def checkpoints_to_test(self) -> list[tuple[int, Path]]:
+        """(step, checkpoint file) of every checkpoint tested after training (runs/test_checkpoints.py)."""
+        from prove_lightning.runs.test_checkpoints import checkpoints_to_test
+
+        return checkpoints_to_test(self.test_checkpoints, self.max_steps, self.checkpoint_interval, self.run_dir.path, self.source)
 
     @property
     def test_set_names(self) -> list[str]:
