@@ -25,9 +25,12 @@ def build_module(config: Mapping[str, Any], test_dataset_names: Sequence[str] = 
 
 
 def _plain(node: Any) -> Any:
-    from omegaconf import OmegaConf
+    """Plain containers (resolved in place when a DictConfig, so interpolations to the rest of the config work)."""
+    import copy
 
-    return OmegaConf.to_container(OmegaConf.create(node), resolve=True) if not isinstance(node, (str, int, float)) else node
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig, ListConfig)) else copy.deepcopy(node)
 
 
 def build_trainer(config: Mapping[str, Any], callbacks: list[Any] | None = None) -> pl.Trainer:
