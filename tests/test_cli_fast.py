@@ -38,4 +38,6 @@ def test_bash_completion_of_prove_completes_commands_and_config_choices(tmp_path
     )
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["segformer_b0 segformer_b3", "plan", "slurm"], out.stdout
+    models, commands, launchers = out.stdout.splitlines()
+    assert {"segformer_b0", "segformer_b3"} <= set(models.split()) and all(m.startswith("segformer_b") for m in models.split())
+    assert (commands, launchers) == ("plan", "slurm"), out.stdout

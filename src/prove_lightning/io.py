@@ -7,12 +7,13 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from prove_lightning.errors import ConfigError, DataError
-
-if TYPE_CHECKING:  # numpy / PIL are imported where images are read: --help and --cfg job stay light
-    import numpy as np
 
 #: set by :func:`set_shared_permissions` from paths.file_mode / paths.group: mode and gid of every file written here
 _SHARED: dict[str, int | None] = {"mode": None, "gid": None}
@@ -61,6 +62,7 @@ def apply_permissions(path: str | os.PathLike) -> None:
         os.chown(path, -1, int(_SHARED["gid"]))
 
 
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path in the target's folder; rename it over ``path`` only if the block succeeds."""
@@ -78,6 +80,22 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic GC around a burst of allocations that makes no garbage (unpickling a checkpoint): in a
+    process holding torch + Lightning + Hydra, each gen-2 pass walks millions of objects, and torch.load of a
+    tiny model's checkpoint spent 5 s of a 14 s `prove eval` in them (benchmarks/bench_eval.py, issue 15)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
@@ -87,14 +105,28 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """RGB uint8 (H, W, 3)."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
+def read_image(path: str | os.PathLike, bgr: bool = False) -> np.ndarray:
+    """RGB uint8 (H, W, 3), decoded by OpenCV: one decode, the BGR->RGB swap in place, no other copy.
 
+    ``bgr=True`` returns OpenCV's BGR as decoded, for a pipeline that converts its (smaller) crop instead.
+
+    ``IMREAD_IGNORE_ORIENTATION``: pixels as stored, like PIL and like the labels (an EXIF rotation would move the
+    image off its label). Grey, palette and RGBA files come back as 3-channel RGB (alpha dropped), as PIL's
+    ``convert("RGB")``. OpenCV returns None instead of raising: the cause is told apart here.
+    """
+    img = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest")
+        img = _read_image_pil(path)  # formats OpenCV lacks (e.g. some TIFF/GIF variants); PIL says why if it cannot
+        return cv2.cvtColor(img, cv2.COLOR_RGB2BGR, dst=img) if bgr else img
+    return img if bgr else cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
+
+
+def _read_image_pil(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
-            return np.array(im.convert("RGB"))
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB")).copy()
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
@@ -103,9 +135,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def read_label(path: str | os.PathLike) -> np.ndarray:
     """Raw label ids (H, W) as stored: palette PNGs give indices, 16-bit PNGs give int32, 3-channel labels (equal channels) give channel 0."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             if im.mode in ("P", "L"):
@@ -130,7 +159,5 @@ def read_label(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray) -> None:
-    from PIL import Image
-
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(array).save(tmp, format="PNG", compress_level=1)

@@ -149,6 +149,13 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor], source: str,
 def load_pretrained(module: nn.Module, weights_path: str | Path | None, model_name: str, hub: Mapping[str, Any] | None = None, min_fraction: float | None = None) -> dict[str, int]:
     """Resolve the weights file (local path, then HF cache) and load it into ``module`` (the backbone), all or nothing."""
     path = resolve_weights_file(weights_path, hub, model_name)
-    counts = load_into(module, read_state_dict(path), str(path), model_name, min_fraction)
+    state = read_state_dict(path)
+    if "conv1.0.weight" in module.state_dict():  # a deep-stem ResNet: MMSeg's V1c files name the stem differently
+        from prove_lightning.models.v1c_keys import looks_like_mmseg_v1c, mmseg_v1c_to_timm
+
+        if looks_like_mmseg_v1c(state):
+            state, report = mmseg_v1c_to_timm(state)
+            log.info("%s: MMSeg ResNetV1c keys converted on the fly (%s)", path, report.lines()[0])
+    counts = load_into(module, state, str(path), model_name, min_fraction)
     log.info("loaded %d/%d backbone tensors of '%s' from %s", counts["loaded"], counts["expected"], model_name, path)
     return counts
