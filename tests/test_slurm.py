@@ -140,6 +140,12 @@ def test_toycity_sweep_on_real_slurm_with_preempted_and_requeued_jobs(cluster, t
             assert "Requeued job" in log  # submitit's handler requeued it after our checkpoint
         assert f"resuming from {info['run_dir']}/checkpoints/last.ckpt" in log
         assert "step_2.ckpt" not in os.listdir(Path(info["run_dir"]) / "checkpoints")  # no periodic checkpoint before 5
+        # the run directory names its job (both attempts) and the .out/.err; the job's Hydra folder names the run
+        attempts = [json.loads(ln) for ln in (Path(info["run_dir"]) / "logs/jobs.jsonl").read_text().splitlines()]
+        assert [a["job_id"] for a in attempts] == [job_id, job_id] and {a["scheduler"] for a in attempts} == {"slurm"}
+        assert attempts[-1]["stdout"].endswith(f"{job_id}_0_log.out") and attempts[-1]["stderr"].endswith(f"{job_id}_0_log.err")
+        assert (Path(attempts[-1]["hydra_output_dir"]) / "run_dir.txt").read_text().strip() == info["run_dir"]
+        assert "resuming from" in (Path(info["run_dir"]) / "logs/train.log").read_text()  # appended across the requeue
 
     # resources reached SLURM: the generated sbatch script and what the jobs were given
     array = jobs["demo"]["job_id"].split("_")[0]
@@ -211,3 +217,14 @@ def test_a_two_task_ddp_job_on_real_slurm_trains_and_tests_once(cluster, tmp_pat
     for dom, m in ref["test"]["toycity"].items():
         row = rows[rows.domain == dom].iloc[0]
         assert float(row.mIoU) == pytest.approx(m["mIoU"], abs=1e-9) and int(row.n_images) == m["n_images"], dom
+
+
+def test_a_rejected_submission_ends_in_one_line_naming_the_option(cluster, tmp_path: Path, cache_root: Path) -> None:
+    """sbatch refuses an unknown partition: the launch ends with exit 2 and one line naming hydra.launcher.partition."""
+    args = ["-m", "hydra/launcher=slurm", f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.partition=no_such_partition",
+            "stage=demo", *tiny(tmp_path / "out", cache_root, steps=2)]
+    proc = subprocess.run(train_cmd(*args), env=job_env(SLURM_CONF=str(cluster.conf)), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-3000:]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "invalid partition" in errors[0].lower() and "fix hydra.launcher.partition" in errors[0], errors[0]

@@ -10,7 +10,19 @@ from omegaconf import DictConfig, OmegaConf
 from prove_lightning.runs.grid import strategy_glob
 from prove_lightning.runs.naming import run_relpath
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def find_conf_dir() -> Path:
+    """conf/ inside the installed package (a wheel ships a copy there), else the checkout's top-level conf/
+    (editable install, PYTHONPATH=src): the entry points work either way."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parents[1] / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    return here.parents[1] / "conf"
+
+
+CONF_DIR = find_conf_dir()
 
 
 def _run_relpath(stage, strategy, dataset, model, augment=None, ratio=None, loss=None, strategy_augment=None, seed=None, default_seed=None) -> str:  # noqa: ANN001
@@ -48,13 +60,22 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
+#: groups a user may switch off with GROUP=null (Hydra itself only takes ~GROUP: GROUP=null raises a ValueError)
+NULLABLE_GROUPS = ("logger", "callbacks")
+
+
+def null_groups(overrides: Sequence[str]) -> list[str]:
+    """logger=null / callbacks=null (Lightning's spelling) -> ~logger / ~callbacks (Hydra's deletion)."""
+    return [f"~{o.split('=', 1)[0]}" if o.split("=", 1)[0] in NULLABLE_GROUPS and o.split("=", 1)[-1] == "null" else o for o in overrides]
+
+
 def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> DictConfig:
     """Compose a config exactly as the entry point would (for tests, notebooks and the demo)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+        cfg = hydra_compose(config_name=config_name, overrides=null_groups(overrides), return_hydra_config=True)
     OmegaConf.set_struct(cfg, False)
     return cfg
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from prove_lightning.errors import DataError, StorageError
+from prove_lightning.errors import ConfigError, DataError, StorageError
 
 
 #: errors of the file system, not of the program: reported as one StorageError naming the path
@@ -33,6 +33,54 @@ def storage_error(path: str | os.PathLike, err: OSError | str) -> StorageError:
 
 def is_storage_error(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in STORAGE_ERRNOS
+
+
+#: set by :func:`set_shared_permissions` from paths.file_mode / paths.group: mode and gid of every file written here
+_SHARED: dict[str, int | None] = {"mode": None, "gid": None}
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc tells it (os.umask can only set-and-return)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def set_shared_permissions(file_mode: str | int | None = None, group: str | int | None = None) -> None:
+    """A shared results folder: every file written through this module gets ``file_mode`` (octal, e.g. "664")
+    and group ``group`` (name or gid) instead of the umask's mode and the user's primary group; None = leave."""
+    mode = None
+    if file_mode not in (None, ""):
+        try:
+            mode = int(str(file_mode), 8) if not isinstance(file_mode, int) else file_mode
+        except ValueError:
+            raise ConfigError(f"paths.file_mode={file_mode!r} is not an octal mode; write it as a string like '664' or '0o664'") from None
+        if not 0 <= mode <= 0o7777:
+            raise ConfigError(f"paths.file_mode={file_mode!r} is out of range; use e.g. '664' (rw-rw-r--)")
+    gid = None
+    if group not in (None, ""):
+        import grp
+
+        try:
+            gid = int(group) if str(group).isdigit() else grp.getgrnam(str(group)).gr_gid
+        except KeyError:
+            raise ConfigError(f"paths.group={group!r}: no such group on this host; see `getent group` or drop paths.group") from None
+    _SHARED.update(mode=mode, gid=gid)
+
+
+def apply_permissions(path: str | os.PathLike) -> None:
+    """Give a freshly written file the mode the umask allows (0666 & ~umask), or paths.file_mode / paths.group."""
+    mode = _SHARED["mode"]
+    os.chmod(path, mode if mode is not None else 0o666 & ~current_umask())
+    if _SHARED["gid"] is not None:
+        os.chown(path, -1, int(_SHARED["gid"]))
+
 
 
 @contextmanager
@@ -54,6 +102,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        apply_permissions(tmp_path)  # mkstemp makes 0600: a shared folder could not read the result
         os.replace(tmp_path, path)
     except OSError as e:
         if is_storage_error(e):

@@ -32,11 +32,25 @@ MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
 
 
+def _build(what: str, config: dict[str, Any] | None) -> nn.Module:
+    """Rebuild the network or loss from its saved config; pretrained backbone files are not needed (the
+    checkpoint's weights replace them)."""
+    from prove_lightning.config import instantiate
+
+    if not config:
+        raise TypeError(f"SegModule needs `{what}` (a module) or `{what}_config` (a _target_ dict saved with the checkpoint)")
+    config = dict(config)
+    if what == "net" and "pretrained" in config:
+        config["pretrained"] = False
+    return instantiate(config, _convert_="all")
+
+
 class SegModule(pl.LightningModule):
     def __init__(
         self,
-        net: nn.Module,
-        loss: nn.Module,
+        net: nn.Module | None = None,
+        loss: nn.Module | None = None,
+        *,
         optim: dict[str, Any],
         scheduler: dict[str, Any],
         lr: float,
@@ -50,10 +64,16 @@ class SegModule(pl.LightningModule):
         batch_hooks: Sequence[Any] = (),
         val_images: int = 4,
         model_name: str = "",
+        net_config: dict[str, Any] | None = None,
+        loss_config: dict[str, Any] | None = None,
     ) -> None:
+        """``net``/``loss``: built modules; or None with ``net_config``/``loss_config`` (``_target_`` dicts, saved in
+        the checkpoint's hyperparameters) so that ``SegModule.load_from_checkpoint(path)`` rebuilds them."""
         super().__init__()
-        self.net = net
-        self.loss = loss
+        # everything but the built objects: load_from_checkpoint(path) passes these back (net/loss from their configs)
+        self.save_hyperparameters(ignore=["net", "loss", "batch_hooks"], logger=False)
+        self.net = net if net is not None else _build("net", net_config)
+        self.loss = loss if loss is not None else _build("loss", loss_config)
         self.optim_cfg, self.sched_cfg = dict(optim), dict(scheduler)
         self.lr, self.max_steps = lr, max_steps
         self.num_classes, self.class_names = num_classes, list(class_names)
@@ -233,6 +253,9 @@ class SegModule(pl.LightningModule):
         results = {"all": metrics_from_confusion(total, self.class_names, self.miou_convention) | {"n_images": int(n_images.sum())}}
         self.log("val/mIoU", results["all"]["mIoU"], prog_bar=True, sync_dist=False)
         self.log("val/aAcc", results["all"]["aAcc"], sync_dist=False)
+        for cname, m in results["all"]["per_class"].items():  # classes absent from val (NaN) are left out
+            if not np.isnan(m["IoU"]):
+                self.log(f"val_class/IoU_{cname}", m["IoU"], sync_dist=False)
         for d, name in enumerate(DOMAINS):
             if int(n_images[d]) > 0:
                 results[name] = metrics_from_confusion(cm[d], self.class_names, self.miou_convention) | {"n_images": int(n_images[d])}
@@ -243,11 +266,10 @@ class SegModule(pl.LightningModule):
     def _log_prediction_grid(self) -> None:
         if not self._viz_rows or self.trainer.sanity_checking or self.global_rank != 0:
             return
+        from prove_lightning.runs.loggers import log_image
+
         grid = prediction_grid([self._viz_rows[k] for k in sorted(self._viz_rows)])
-        for lg in self.loggers:
-            experiment = getattr(lg, "experiment", None)
-            if hasattr(experiment, "add_image"):  # TensorBoard's SummaryWriter
-                experiment.add_image("val/predictions", grid, self.global_step, dataformats="HWC")
+        log_image(self.loggers, "val/predictions", grid, self.global_step)
 
     # ------------------------------------------------------------------ test
     def on_test_epoch_start(self) -> None:
@@ -306,4 +328,4 @@ class SegModule(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.net, self.optim_cfg, self.lr)
         scheduler = build_scheduler(optimizer, self.sched_cfg, self.max_steps, self.lr)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1, "name": "lr"}}

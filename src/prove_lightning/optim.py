@@ -68,13 +68,24 @@ def param_groups(
     backbone = {n for n, _ in net.backbone_parameters()} if hasattr(net, "backbone_parameters") else set()
     exempt = no_decay_names(net, no_decay_norm, no_decay_keys)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    parts: dict[tuple[float, float], set[str]] = {}
     for name, p in net.named_parameters():
         if not p.requires_grad:
             continue
         mult = backbone_lr_mult if name in backbone else head_lr_mult
         decay = 0.0 if name in exempt else weight_decay
         groups.setdefault((lr * mult, decay), []).append(p)
-    return [{"params": ps, "lr": g_lr, "weight_decay": wd, "initial_lr": g_lr} for (g_lr, wd), ps in groups.items()]
+        parts.setdefault((lr * mult, decay), set()).add("backbone" if name in backbone else "head")
+    return [
+        {"params": ps, "lr": g_lr, "weight_decay": wd, "initial_lr": g_lr, "name": _group_name(parts[(g_lr, wd)], wd, weight_decay)}
+        for (g_lr, wd), ps in groups.items()
+    ]
+
+
+def _group_name(parts: set[str], decay: float, weight_decay: float) -> str:
+    """What the LR monitor calls the group (lr/backbone, lr/head_no_decay, ...)."""
+    base = "_".join(sorted(parts)) if len(parts) > 1 else next(iter(parts))
+    return f"{base}_no_decay" if decay == 0.0 and weight_decay > 0 else base
 
 
 def build_optimizer(net: nn.Module, cfg: dict[str, Any], lr: float) -> torch.optim.Optimizer:

@@ -45,4 +45,7 @@ def main(cfg: DictConfig) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    from prove_lightning.config import null_groups
+
+    sys.argv[1:] = null_groups(sys.argv[1:])  # logger=null / callbacks=null: Hydra only understands ~logger
     main()

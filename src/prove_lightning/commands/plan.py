@@ -21,6 +21,14 @@ from prove_lightning.runs.preflight import STATUSES
 HELP = "list every run of a sweep with its status (done, not tested, locked, no generated images, to run)"
 
 
+def with_last_error(status: str, run_dir, detail: str) -> str:  # noqa: ANN001
+    """A run not done yet whose last attempt failed: its error.log's last line after the detail."""
+    from prove_lightning.runs.joblog import last_error
+
+    err = last_error(run_dir) if status != "done" else None
+    return f"{detail}; last error: {err}" if err else detail
+
+
 def main(argv: list[str]) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -48,7 +56,7 @@ def main(argv: list[str]) -> int:
             table.add_column(col)
         for i, run in enumerate(planned):
             if run.status in wanted:
-                table.add_row(str(i), run.status, run.check.run_id, run.check.detail)
+                table.add_row(str(i), run.status, run.check.run_id, with_last_error(run.status, run.check.run_dir, run.check.detail))
         console.print(table)
     console.print(f"{len(planned)} runs: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
     if a.json_out:

@@ -60,7 +60,7 @@ def resolve_weights_file(weights_path: str | Path | None, hub: Mapping[str, Any]
     if hub:
         where.append(
             f"the Hugging Face cache entry {hub['repo_id']}/{hub.get('filename', 'model.safetensors')} "
-            f"(fill it on a machine with network: huggingface-cli download {hub['repo_id']} {hub.get('filename', 'model.safetensors')})"
+            f"(fill it on a machine with network: hf download {hub['repo_id']} {hub.get('filename', 'model.safetensors')})"
         )
     raise ConfigError(
         f"model '{model_name}' has pretrained=true but no backbone weights were found: looked for "

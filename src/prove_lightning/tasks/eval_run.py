@@ -87,6 +87,7 @@ def plan(cfg: DictConfig) -> dict[Path, list[Path]]:
 def run_eval(cfg: DictConfig) -> list[dict]:
     """Test every planned checkpoint on the test sets; print per-domain (and convergence) tables; return all rows."""
     from prove_lightning.evaluation.results import STORE_NAME
+    from prove_lightning.io import set_shared_permissions
     from prove_lightning.evaluation.testing import format_convergence, format_table
     from prove_lightning.tasks.test_run import test_checkpoint
     from prove_lightning.tasks.testsets import resolve_test_sets
@@ -100,6 +101,8 @@ def run_eval(cfg: DictConfig) -> list[dict]:
     n_total, n_done = sum(len(v) for v in todo.values()), 0
     for run_dir, ckpts in todo.items():
         spec = load_run_spec(run_dir)
+        run_paths = spec.config.get("paths") or {}
+        set_shared_permissions(run_paths.get("file_mode"), run_paths.get("group"))  # the run's shared-folder modes
         paths = OmegaConf.to_container(get("paths"), resolve=True) if names and get("paths") is not None else None
         test_sets = resolve_test_sets(spec, names, overrides, paths=paths)
         store = get("store_root") or spec.output_root

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from prove_lightning.config import instantiate
 from prove_lightning.errors import ConfigError, DivergedError
 from prove_lightning.io import atomic_write_json, atomic_write_text
+from prove_lightning.runs.joblog import run_context
 from prove_lightning.runs.locks import RunLock, RunLocked
 from prove_lightning.runs import ddp
 from prove_lightning.runs import status as run_status
@@ -98,7 +100,8 @@ def _decide_and_run(spec: RunSpec, extra_callbacks: list[Any] | None, in_sweep: 
             took_over = getattr(lock, "took_over", None)
             if pre.get("retry_failed", False):
                 run_status.clear(spec.run_dir.path)
-            result.update(_execute(spec, check, extra_callbacks, took_over, decider=decider))
+            with run_context(spec.run_dir.path, spec.config.get("paths")):  # logs/train.log, error.log, jobs.jsonl, file modes
+                result.update(_execute(spec, check, extra_callbacks, took_over, decider=decider))
     except RunLocked as err:
         if not in_sweep:
             raise
@@ -155,6 +158,7 @@ def _execute(
     from prove_lightning.evaluation.testing import format_table
     from prove_lightning.runs.audit import PipelineAudit
     from prove_lightning.runs.extend import ScheduleHorizon
+    from prove_lightning.runs.loggers import build_loggers, log_test_rows
     from prove_lightning.runs.preempt import EXIT_PREEMPTED
     from prove_lightning.tasks.parts import build_module, build_trainer
     from prove_lightning.tasks.test_run import test_checkpoint
@@ -210,15 +214,17 @@ def _execute(
     if spec.test_after_training and final.is_file():
         # 'evaluate' tests the source's final checkpoint; else every checkpoint stage.test_checkpoints selects
         todo = [(spec.max_steps, final)] if action == "evaluate" else spec.checkpoints_to_test()
+        loggers = trainer.loggers if action == "train" else build_loggers(config)
         for step, ckpt in todo:
             if not ckpt.is_file():
                 raise ConfigError(f"{ckpt} does not exist: stage.test_checkpoints selects step {step}; `prove eval run_dir={spec.run_dir.path} ckpt=all` tests the saved ones")
             rows = test_checkpoint(
                 spec, ckpt, store_root=spec.output_root, accelerator=config["trainer"]["accelerator"],
-                num_workers=int(config["data"].get("num_workers", 0)),
+                num_workers=int(config["data"].get("num_workers", 0)), progress=sys.stdout.isatty(),
             )
             print(format_table(rows, title=f"{spec.run_id} @ step {rows[0]['step'] if rows else step}: mIoU per domain"))
             out["test_rows"] += rows
+            log_test_rows(loggers, rows)  # every logger gets test/<set>/mIoU_<domain> at the checkpoint's step
         out["status"] = DONE
     return out
 
