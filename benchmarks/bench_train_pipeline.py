@@ -3,7 +3,7 @@
 Cityscapes-size synthetic PNGs (2048x1024 RGB image + 8-bit labelIds, PIL's default compression) are written
 to a temp dir. Every variant decodes with the loader's own readers (prove_lightning.io) and maps labelIds
 with the loader's LUT; "ours" then runs data.transforms.TrainPipeline, the reference runs
-data.transforms_reference.ResizeThenCropPipeline (whole-image resize, np.unique crop check, float32
+tests/transforms_reference.py ResizeThenCropPipeline (whole-image resize, np.unique crop check, float32
 photometric steps: MMSeg's way). Same files, same seeds, one process, one thread, variants interleaved
 sample by sample; each figure is CPU time (process_time, so other jobs on a shared machine do not count),
 best of the rounds per sample. Targets (issue 3): ours <= 1.10x decode-only; MMSeg's own about 1.43x.
@@ -14,6 +14,7 @@ best of the rounds per sample. Targets (issue 3): ours <= 1.10x decode-only; MMS
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +26,10 @@ from PIL import Image
 from prove_lightning.data.labels import get_label_mapping
 from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.data.transforms import TrainPipeline
-from prove_lightning.data.transforms_reference import ResizeThenCropPipeline
 from prove_lightning.io import read_image, read_label
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the oracle lives with the tests that use it
+from transforms_reference import ResizeThenCropPipeline  # noqa: E402
 
 
 def synth_pair(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,9 +32,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--csv", default=None, metavar="PATH", help="write every column of the matching rows to PATH")
     p.add_argument("--no-save", action="store_true", help="do not write tables/<name>.{csv,md} under the output root")
     a = p.parse_args(argv)
+    from prove_lightning.evaluation.results import STORE_NAME  # pandas only, no torch
+
     root = Path(a.output_root or os.environ.get("PROVE_OUTPUT_ROOT", "outputs"))
-    if not (root / "results.csv").is_file():
-        raise ConfigError(f"no results store at {root / 'results.csv'}; pass --output-root or set PROVE_OUTPUT_ROOT")
+    if not (root / STORE_NAME).is_file():
+        raise ConfigError(f"no results store at {root / STORE_NAME}; pass --output-root or set PROVE_OUTPUT_ROOT")
 
     import pandas as pd
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def ratio_tag(ratio: float) -> str:
     return f"ratio{ratio:.2f}".replace(".", "p")
@@ -34,11 +32,3 @@ def run_relpath(
     if loss and loss != "ce":
         leaf += f"_{loss}"
     return f"{stage}/{strat}/{dataset}/{leaf}"
-
-
-def run_dir(output_root: str | Path, **parts: object) -> Path:
-    return Path(output_root) / run_relpath(**parts)  # type: ignore[arg-type]
-
-
-def run_id_from_relpath(relpath: str) -> str:
-    return relpath.replace("/", ":")
