@@ -1,19 +1,25 @@
-"""Time decode-only vs decode + our train pipeline vs decode + a literal resize-then-crop (MMSeg-like) pipeline.
+"""Training-sample loading: ours (decode + labelIds -> trainIds + the recipe's train pipeline) vs a bare cv2 decode
+of the same files, and vs MMSeg's way of doing the same work.
 
-Cityscapes-size synthetic PNGs (2048x1024 RGB image + 8-bit labelIds, PIL's default compression) are written
-to a temp dir. Every variant decodes with the loader's own readers (prove_lightning.io) and maps labelIds
-with the loader's LUT; "ours" then runs data.transforms.TrainPipeline, the reference runs
-tests/transforms_reference.py ResizeThenCropPipeline (whole-image resize, np.unique crop check, float32
-photometric steps: MMSeg's way). Same files, same seeds, one process, one thread, variants interleaved
-sample by sample; each figure is CPU time (process_time, so other jobs on a shared machine do not count),
-best of the rounds per sample. Targets (issue 3): ours <= 1.10x decode-only; MMSeg's own about 1.43x.
+    python benchmarks/bench_train_pipeline.py [--n 8] [--rounds 7] [--size 2048x1024] [--crop H W] [--json out.json]
 
-    python benchmarks/bench_train_pipeline.py [--n 12] [--rounds 5] [--size 2048x1024]
+Cityscapes-size synthetic PNGs (2048x1024 RGB image + 8-bit labelIds, PIL's default compression) in a temp dir.
+  - cv2 decode: ``cv2.imread`` of the image (BGR, no conversion) and of the label (IMREAD_UNCHANGED); the floor.
+  - ours: SegDataset[i] itself: io.read_image (cv2, BGR: the pipeline converts its crop), io.read_label (PIL:
+    palette indices exact), the dataset's LabelMapping, data.transforms.TrainPipeline with the crop of
+    conf/dataset/cityscapes.yaml's train_pipeline (or --crop; 512x1024 is MMSeg's Cityscapes crop), tensors.
+  - MMSeg's way: mmcv's loading (file bytes -> cv2.imdecode for the image; PIL for the label: LoadAnnotations'
+    default backend), the same label mapping, then tests/transforms_reference.py (whole-image resize, then crop,
+    np.unique crop check, float32 photometric steps: MMSeg's transforms re-implemented; MMSeg is never imported).
+One process, one thread; variants interleaved sample by sample; CPU time (process_time) per round, and the
+paired per-round ratios' median with a 90% bootstrap interval. Targets: ours <= 1.10x cv2 decode (upper end of
+the interval), MMSeg's way >= 1.3x ours (lower end).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 import time
@@ -23,10 +29,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from _common import Figure, emit, load_avg, median_spread, ratio_interval
 from prove_lightning.data.labels import get_label_mapping
 from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
-from prove_lightning.data.transforms import TrainPipeline
-from prove_lightning.io import read_image, read_label
+from prove_lightning.data.transforms import build_pipeline
+from prove_lightning.data.dataset import SegDataset
+from prove_lightning.data.records import SampleRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the oracle lives with the tests that use it
 from transforms_reference import ResizeThenCropPipeline  # noqa: E402
@@ -45,53 +53,87 @@ def synth_pair(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np
     return img, np.ascontiguousarray(lab)
 
 
+def recipe_pipeline_cfg() -> dict:
+    """conf/dataset/cityscapes.yaml's train_pipeline, as the datamodule gets it."""
+    from omegaconf import OmegaConf
+
+    from prove_lightning.config import compose
+
+    cfg = compose("train", ["dataset=cityscapes", "paths.output_root=/tmp/bench"])
+    return dict(OmegaConf.to_container(cfg.dataset.train_pipeline, resolve=True))  # type: ignore[arg-type]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=12, help="distinct image/label pairs")
-    p.add_argument("--rounds", type=int, default=5, help="passes over the pairs per variant")
+    p.add_argument("--n", type=int, default=8, help="distinct image/label pairs")
+    p.add_argument("--rounds", type=int, default=7, help="passes over the pairs (each pass: every variant, interleaved)")
     p.add_argument("--size", default="2048x1024", help="WxH of the synthetic images")
+    p.add_argument("--crop", type=int, nargs=2, default=None, metavar=("H", "W"), help="crop instead of the conf's")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
+    p.add_argument("--json", default=None)
     a = p.parse_args()
+    pipe_cfg = recipe_pipeline_cfg()
+    if a.crop:
+        pipe_cfg["crop_size"] = list(a.crop)
+    if a.smoke:
+        a.n, a.rounds, a.size = 2, 2, "256x128"
+        pipe_cfg["crop_size"], pipe_cfg["scale"] = [64, 128], [256, 128]
     w, h = map(int, a.size.lower().split("x"))
     cv2.setNumThreads(1)
     mapping = get_label_mapping("cityscapes_labelids")
-    ours, ref = TrainPipeline(), ResizeThenCropPipeline()
+    ours = build_pipeline(pipe_cfg, train=True)
+    ref = ResizeThenCropPipeline(**{k: tuple(v) if isinstance(v, list) else v for k, v in pipe_cfg.items()})
+    crop = "x".join(map(str, pipe_cfg["crop_size"]))
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(0)
         files = []
         for i in range(a.n):
             img, lab = synth_pair(rng, h, w)
             ip, lp = Path(tmp) / f"c_{i:03d}_leftImg8bit.png", Path(tmp) / f"c_{i:03d}_gtFine_labelIds.png"
-            Image.fromarray(img).save(ip)  # PIL's default zlib level, like the dataset's own PNGs (~3 MB)
+            Image.fromarray(img).save(ip)  # PIL's default zlib level, like the dataset's own PNGs
             Image.fromarray(lab).save(lp)
             files.append((ip, lp))
 
-        def decode(i: int):
+        def cv2_decode(i: int):
             ip, lp = files[i]
-            return read_image(ip), read_label(lp)
+            return cv2.imread(str(ip), cv2.IMREAD_COLOR), cv2.imread(str(lp), cv2.IMREAD_UNCHANGED)
 
-        def with_pipeline(pipe):
-            def run(i: int):
-                img, raw = decode(i)
-                return pipe(img, mapping(raw, files[i][1]), np.random.default_rng(i))
-            return run
+        dataset = SegDataset([SampleRecord(ip, lp, "cityscapes", "clear_day", "train") for ip, lp in files], {"cityscapes": mapping}, ours)
 
-        variants = {"decode only (image + label)": decode, "decode + ours (crop-first)": with_pipeline(ours), "decode + resize-then-crop": with_pipeline(ref)}
-        for fn in variants.values():  # warm-up: page cache, cv2/numpy first-call costs
+        def ours_sample(i: int):
+            return dataset[(i, i)]  # what a DataLoader worker does per sample, up to the tensors it collates
+
+        def mmseg_sample(i: int):
+            ip, lp = files[i]
+            img = cv2.imdecode(np.frombuffer(ip.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+            with Image.open(io.BytesIO(lp.read_bytes())) as im:
+                raw = np.array(im)
+            return ref(img, mapping(raw, lp), np.random.default_rng(i))
+
+        variants = {"cv2 decode (image + label)": cv2_decode, f"ours (decode + map + crop {crop})": ours_sample, f"MMSeg's way (crop {crop})": mmseg_sample}
+        for fn in variants.values():  # warm-up: page cache, first-call costs
             fn(0)
-        # per (variant, sample) the fastest of the rounds: robust to other processes sharing the cores
-        times = {k: np.full((a.rounds, a.n), np.inf) for k in variants}
-        for r in range(a.rounds):
+        totals = {k: [] for k in variants}
+        for _ in range(a.rounds):
+            per = dict.fromkeys(variants, 0.0)
             for i in range(a.n):
                 for k, fn in variants.items():
                     t0 = time.process_time()
                     fn(i)
-                    times[k][r, i] = time.process_time() - t0
-    best = {k: v.min(axis=0).mean() for k, v in times.items()}
-    base = best["decode only (image + label)"]
-    print(f"{a.n} pairs of {w}x{h} PNG; CPU time per sample (best of {a.rounds} rounds, variants interleaved; 1 thread)")
-    print(f"{'variant':32s} {'ms/sample':>10s} {'x decode':>9s}")
-    for k, m in best.items():
-        print(f"{k:32s} {m * 1e3:10.1f} {m / base:9.2f}")
+                    per[k] += time.process_time() - t0
+            for k in variants:
+                totals[k].append(per[k] / a.n)
+    print(f"{a.n} pairs of {w}x{h} PNG, crop {crop}; CPU ms per sample, median [quartiles] of {a.rounds} interleaved rounds; 1 thread; {load_avg()}")
+    for k, v in totals.items():
+        m, lo, hi = median_spread(v)
+        print(f"  {k:40s} {m * 1e3:8.1f} [{lo * 1e3:.1f}-{hi * 1e3:.1f}]")
+    base, ours_k, mm_k = list(variants)
+    r_ours = ratio_interval(totals[ours_k], totals[base])
+    r_mm = ratio_interval(totals[mm_k], totals[ours_k])
+    emit([
+        Figure(f"train pipeline {crop}: ours / cv2 decode", r_ours[0], "x", 1.10, "<=", judged=r_ours[2], detail=f"90% interval {r_ours[1]:.3f}-{r_ours[2]:.3f}"),
+        Figure(f"train pipeline {crop}: MMSeg's way / ours", r_mm[0], "x", 1.3, ">=", judged=r_mm[1], detail=f"90% interval {r_mm[1]:.3f}-{r_mm[2]:.3f}"),
+    ], a.json)
 
 
 if __name__ == "__main__":

@@ -95,13 +95,31 @@ def test_sample_ops_keep_image_and_label_aligned(op) -> None:  # noqa: ANN001
     for seed in range(24):
         image, label = scene(seed)
         out = op({"image": image.copy(), "label": label.copy()}, np.random.default_rng(seed))
-        assert out["augment"].startswith(f"{op.name}:")
+        # recorded exactly when the sample changed (AutoAugment's coins can all come up tails)
+        assert out["augment"].startswith(f"{op.name}:") == (not np.array_equal(out["image"], image) or not np.array_equal(out["label"], label))
         assert misaligned_fraction(out["image"], out["label"]) < 0.02, out["augment"]
         moved += not np.array_equal(out["label"], label)
     if op.name != "photometric":
         assert moved >= 3, "no geometric op happened in 24 draws"
     else:
         assert moved == 0
+
+
+def test_the_autoaugment_record_counts_the_samples_it_changed_never_none() -> None:
+    """issue 12: audit.json reported 12 AutoAugment applications where 8 images changed, one as 'autoaugment:none'."""
+    op = AutoAugment(p=1.0)
+    recorded = changed = 0
+    for seed in range(60):
+        image, label = scene(seed % 6)
+        out = op({"image": image.copy(), "label": label.copy()}, np.random.default_rng(seed))
+        assert "none" not in out["augment"] and not out["augment"].endswith(":")
+        recorded += bool(out["augment"])
+        changed += not (np.array_equal(out["image"], image) and np.array_equal(out["label"], label))
+    assert recorded == changed and 10 < changed < 60  # some sub-policies draw no op (p=1 is the op's own coin only)
+    image, label = scene(0)
+    ident = RandAugment(p=1.0, num_ops=1)
+    outs = [ident({"image": image.copy(), "label": label.copy()}, np.random.default_rng(s)) for s in range(80)]
+    assert all(("Identity" in o["augment"]) is False for o in outs)  # Identity never changes a sample
 
 
 def test_probability_is_per_sample_and_configurable() -> None:

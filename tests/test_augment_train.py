@@ -35,4 +35,8 @@ def test_std_strategy_trains_and_is_audited(name: str, train_cfg) -> None:  # no
     described = [d["op"] for d in audit["sample_augment"] + audit["batch_augment"]]
     assert described == [name]
     applied = audit["augment_applied"]
-    assert applied["samples"] == 2 * cfg.data.batch_size and applied[name] == applied["samples"]  # p = 1: every sample
+    assert applied["samples"] == 2 * cfg.data.batch_size
+    if name == "autoaugment":  # p = 1 draws a sub-policy for every sample; counted are the samples it changed
+        assert 0 < applied[name] <= applied["samples"]
+    else:  # p = 1: every sample changed
+        assert applied[name] == applied["samples"]

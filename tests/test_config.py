@@ -43,3 +43,12 @@ def test_run_dir_is_deterministic_and_named_by_parts(tmp_path: Path) -> None:
 def test_eval_config_composes() -> None:
     cfg = compose("eval", ["run_dir=/x"])
     assert cfg.run_dir == "/x" and cfg.ckpt == "final"
+
+
+def test_default_num_workers_follows_the_machine() -> None:
+    from prove_lightning.config import compose, default_num_workers
+
+    assert [default_num_workers(n) for n in (1, 2, 3, 4, 16, 64)] == [1, 1, 1, 2, 8, 8]
+    cfg = compose("train", ["paths.output_root=/nonexistent"])
+    assert cfg.data.num_workers == default_num_workers()
+    assert compose("train", ["paths.output_root=/nonexistent", "data.num_workers=3"]).data.num_workers == 3

@@ -226,3 +226,32 @@ def test_counts_added_in_place_on_both_paths() -> None:
         assert torch.equal(acc, 2 * once)
     with pytest.raises(ValueError, match="out must be"):
         confusion_counts(pr, gt, out=torch.zeros(EXT, EXT, dtype=torch.int32))
+
+
+def _old_counts(pred: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Today's (before issue 15) counting, written out: index = (label+1) * EXT + (pred+1) over clipped values."""
+    pa = np.clip(pred.astype(np.int64).ravel(), -1, 256) + 1
+    la = np.clip(label.astype(np.int64).ravel(), -1, 256) + 1
+    return np.bincount(la * EXT + pa, minlength=EXT * EXT).reshape(EXT, EXT)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.int32, torch.int8])
+def test_compact_counting_is_bit_exact_with_the_old_counting(dtype: torch.dtype) -> None:
+    """uint8 labels + uint8 argmax (what train/eval pass, via cv2.calcHist) and wider dtypes give the old counts,
+    on random data with ignore 255, odd sizes and a non-contiguous view; int8 -1 stays '<0', never becomes 255."""
+    g = torch.Generator().manual_seed(7)
+    label = torch.randint(0, 19, (3, 257, 515), generator=g)
+    label[torch.rand(label.shape, generator=g) < 0.2] = 255
+    pred = torch.randint(0, 19, label.shape, generator=g)
+    for i in range(3):
+        p, l = pred[i], label[i]
+        if dtype == torch.int8:
+            p, l = p.clone(), l.clone()
+            l[l == 255] = -1
+        p, l = p.to(dtype), l.to(dtype)
+        want = _old_counts(p.numpy(), l.numpy())
+        assert np.array_equal(confusion_counts(p, l).numpy(), want)
+        assert np.array_equal(confusion_counts(p[:, ::3], l[:, ::3]).numpy(), _old_counts(p[:, ::3].numpy(), l[:, ::3].numpy()))
+        assert np.array_equal(_counts_torch(p, l).numpy(), want)
+    big = torch.full((1 << 12, 1 << 12), 3, dtype=torch.uint8)  # 2**24 pixels in one bin: float32's exact limit
+    assert int(confusion_counts(big, big)[4, 4]) == 1 << 24

@@ -135,7 +135,7 @@ def test_issue_command_composes_and_trains_segformer_b3(train_cfg, tmp_path: Pat
         "model.pretrained=false", "data.batch_size=2", "trainer.max_steps=2", "trainer.val_check_interval=2",
         "stage.checkpoint_interval=2", "test_after_training=false",
     )
-    assert cfg.model.net.encoder_name == "mit_b3" and cfg.model.net.decoder_segmentation_channels == 768
+    assert cfg.model.net.encoder_name == "mit_b3" and cfg.model.net.decoder_segmentation_channels == 256 and cfg.model.inference.mode == "slide"
     assert cfg.data.train_domains == ["clear_day"]
     result = run_training(cfg)
     assert Path(result["final_ckpt"]).is_file()

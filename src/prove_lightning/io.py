@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -31,6 +32,22 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic GC around a burst of allocations that makes no garbage (unpickling a checkpoint): in a
+    process holding torch + Lightning + Hydra, each gen-2 pass walks millions of objects, and torch.load of a
+    tiny model's checkpoint spent 5 s of a 14 s `prove eval` in them (benchmarks/bench_eval.py, issue 15)."""
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
@@ -40,11 +57,28 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """RGB uint8 (H, W, 3)."""
+def read_image(path: str | os.PathLike, bgr: bool = False) -> np.ndarray:
+    """RGB uint8 (H, W, 3), decoded by OpenCV: one decode, the BGR->RGB swap in place, no other copy.
+
+    ``bgr=True`` returns OpenCV's BGR as decoded, for a pipeline that converts its (smaller) crop instead.
+
+    ``IMREAD_IGNORE_ORIENTATION``: pixels as stored, like PIL and like the labels (an EXIF rotation would move the
+    image off its label). Grey, palette and RGBA files come back as 3-channel RGB (alpha dropped), as PIL's
+    ``convert("RGB")``. OpenCV returns None instead of raising: the cause is told apart here.
+    """
+    img = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        if not Path(path).is_file():
+            raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest")
+        img = _read_image_pil(path)  # formats OpenCV lacks (e.g. some TIFF/GIF variants); PIL says why if it cannot
+        return cv2.cvtColor(img, cv2.COLOR_RGB2BGR, dst=img) if bgr else img
+    return img if bgr else cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
+
+
+def _read_image_pil(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
-            return np.array(im.convert("RGB"))
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB")).copy()
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found; check the dataset root in conf/paths or the manifest") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as e:

@@ -124,6 +124,7 @@ class CompositeLoss(nn.Module):
 
     def forward(self, outputs: Mapping[str, Any], label: torch.Tensor) -> dict[str, torch.Tensor]:
         logits = outputs["out"]
+        label = label.long()  # batches carry compact uint8 labels; the criteria index with int64 (no copy if already)
         terms: dict[str, torch.Tensor] = {}
         model_losses: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = outputs.get("model_losses")
         if model_losses is not None:

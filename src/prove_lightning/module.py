@@ -152,7 +152,9 @@ class SegModule(pl.LightningModule):
             stride=self.inference.get("stride"),
             num_classes=self.num_classes,
         )
-        return logits.argmax(dim=1)
+        pred = logits.argmax(dim=1)
+        # class indices fit a byte for <= 256 classes: counting takes its compact path and saving needs no cast
+        return pred.to(torch.uint8) if self.num_classes <= 256 else pred
 
     def _owned(self, batch: dict[str, Any], dataloader: Any) -> list[bool]:
         """Which samples of the batch this rank counts: DistributedSampler pads the last round with repeats of the

@@ -65,7 +65,7 @@ class SegDataModule(pl.LightningDataModule):
         val_domains: str | list[str] | None = "all",
         batch_size: int = 8,
         eval_batch_size: int = 1,
-        num_workers: int = 2,
+        num_workers: int = 1,
         seed: int = 42,
         max_steps: int = 1000,
         val_fraction: float = 0.1,

@@ -43,29 +43,42 @@ class PhotoMetricDistortion:
     saturation_range: tuple[float, float] = (0.5, 1.5)
     hue_delta: int = 18
 
-    def _contrast(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if rng.integers(2):
-            return cv2.LUT(img, _affine_lut(alpha=rng.uniform(*self.contrast_range)))
-        return img
+    def _contrast_lut(self, rng: np.random.Generator) -> np.ndarray | None:
+        return _affine_lut(alpha=rng.uniform(*self.contrast_range)) if rng.integers(2) else None
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if rng.integers(2):
-            img = cv2.LUT(img, _affine_lut(beta=rng.uniform(-self.brightness_delta, self.brightness_delta)))
+        # same draws in the same order as MMSeg; consecutive per-value steps are composed into one table
+        # (exact: each step maps uint8 to uint8) and the HSV steps touch their channel through a 3-channel
+        # table in place, so every step is one pass over the crop
+        lut = _affine_lut(beta=rng.uniform(-self.brightness_delta, self.brightness_delta)) if rng.integers(2) else None
         mode = rng.integers(2)
         if mode == 1:
-            img = self._contrast(img, rng)
+            c = self._contrast_lut(rng)
+            if c is not None:
+                lut = c if lut is None else c[lut]
+        if lut is not None:
+            img = cv2.LUT(img, lut)
         if rng.integers(2):  # saturation
-            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
-            hsv[..., 1] = cv2.LUT(hsv[..., 1], _affine_lut(alpha=rng.uniform(*self.saturation_range)))
-            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+            img = _hsv_step(img, 1, _affine_lut(alpha=rng.uniform(*self.saturation_range)))
         if rng.integers(2):  # hue
-            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
             shift = int(rng.integers(-self.hue_delta, self.hue_delta))
-            hsv[..., 0] = cv2.LUT(hsv[..., 0], ((np.arange(256) + shift) % 180).astype(np.uint8))
-            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+            img = _hsv_step(img, 0, ((np.arange(256) + shift) % 180).astype(np.uint8))
         if mode == 0:
-            img = self._contrast(img, rng)
+            c = self._contrast_lut(rng)
+            if c is not None:
+                img = cv2.LUT(img, c)
         return img
+
+
+_IDENTITY = np.arange(256, dtype=np.uint8)
+
+
+def _hsv_step(img: np.ndarray, channel: int, table: np.ndarray) -> np.ndarray:
+    """RGB -> HSV, ``table`` on one HSV channel, HSV -> RGB (MMSeg's round trip), in place on the HSV copy."""
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    lut3 = np.stack([table if c == channel else _IDENTITY for c in range(3)], axis=-1).reshape(1, 256, 3)
+    cv2.LUT(hsv, lut3, dst=hsv)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
 
 
 @dataclass
@@ -136,7 +149,11 @@ class TrainPipeline:
             img_c = self._pmd(img_c, rng)
         return img_c, lab_c
 
-    def __call__(self, img: np.ndarray, label: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    #: SegDataset hands the decoder's BGR image (``bgr=True``): resampling, padding and flipping treat channels
+    #: alike, so converting the crop instead of the whole image gives the same pixels for a quarter of the work
+    takes_bgr = True
+
+    def __call__(self, img: np.ndarray, label: np.ndarray, rng: np.random.Generator, bgr: bool = False) -> tuple[np.ndarray, np.ndarray]:
         h, w = label.shape
         rh, rw = self.resized_size(h, w, rng)
         fy, fx = rh / h, rw / w
@@ -153,6 +170,8 @@ class TrainPipeline:
         if lab_c is None:
             lab_c = self._warp(label, fx, fy, x0, y0, ch, cw, cv2.INTER_NEAREST, self.ignore_index, rh, rw)
         img_c = self._warp(img, fx, fy, x0, y0, ch, cw, cv2.INTER_LINEAR, self.img_pad_value, rh, rw, self.subpixel_tolerance)
+        if bgr:
+            img_c = cv2.cvtColor(img_c, cv2.COLOR_BGR2RGB, dst=img_c if img_c.flags.c_contiguous and img_c.base is None else None)
         return self.finish(img_c, lab_c, rng)
 
     @staticmethod
@@ -236,7 +255,12 @@ class TestPipeline:
     def describe(self) -> list[str]:
         return ["native resolution" if not self.resize else f"Resize(image to {tuple(self.resize)}, keep_ratio=True; label native)"]
 
-    def __call__(self, img: np.ndarray, label: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    #: SegDataset may hand the decoder's BGR image (``bgr=True``): converted here, before anything else
+    takes_bgr = True
+
+    def __call__(self, img: np.ndarray, label: np.ndarray, rng: np.random.Generator | None = None, bgr: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if bgr:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
         if self.resize:
             h, w = img.shape[:2]
             f = min(max(self.resize) / max(h, w), min(self.resize) / min(h, w))

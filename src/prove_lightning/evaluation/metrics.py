@@ -14,9 +14,9 @@ raises on out-of-range values. :func:`confusion_matrix` does both.
 
 from __future__ import annotations
 
-import threading
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -28,58 +28,50 @@ CONVENTIONS = ("union", "gt_present")
 EXT = 258
 
 
-#: pixels per counting pass: the index chunk and np.bincount's temporaries stay in L2, which doubles
-#: throughput on a shared machine whose memory bandwidth other processes eat
-CHUNK = 1 << 17
-
-_scratch = threading.local()
+#: pixels per cv2.calcHist call: its float32 bins count exactly up to 2**24
+CALC_CHUNK = 1 << 24
 
 
-def _buffer(dtype: type, n: int) -> np.ndarray:
-    """A reused per-thread scratch array for the index chunk."""
-    key = np.dtype(dtype).name
-    buf = getattr(_scratch, key, None)
-    if buf is None or buf.size < n:
-        buf = np.empty(n, dtype=dtype)
-        setattr(_scratch, key, buf)
-    return buf[:n]
+def _in_byte_range(x: np.ndarray) -> bool:
+    """All values in 0..255 (so a cast to uint8 is exact)."""
+    if x.dtype == np.uint8 or x.dtype.kind == "b" or x.size == 0:
+        return True
+    if x.dtype.kind == "u":
+        return int(x.max()) <= 255
+    return int(x.min()) >= 0 and int(x.max()) <= 255
 
 
-def _umax(x: np.ndarray) -> int:
-    """Max of an integer array read as unsigned: > 255 iff some value lies outside 0..255 (one pass, no min)."""
-    if x.dtype.kind == "i":
-        x = np.ascontiguousarray(x)
-        x = x.view(np.dtype(f"u{x.dtype.itemsize}"))
-    return int(x.max())
+def _hist_u8(p: np.ndarray, l: np.ndarray) -> np.ndarray:
+    """(256, 256) int64 joint histogram [label, pred] of two flat uint8 arrays: cv2.calcHist, exact in float32
+    per call of <= 2**24 pixels (3x np.bincount on a 65,536-bin index, with no index array at all)."""
+    hist = np.zeros((256, 256), dtype=np.int64)
+    for start in range(0, p.size, CALC_CHUNK):
+        pc = p[start : start + CALC_CHUNK].reshape(1, -1)
+        lc = l[start : start + CALC_CHUNK].reshape(1, -1)
+        hist += cv2.calcHist([lc, pc], [0, 1], None, [256, 256], [0, 256, 0, 256]).astype(np.int64)
+    return hist
 
 
 def _counts_numpy(pred: np.ndarray, label: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """CPU joint histogram added into ``out`` (EXT, EXT): index = label << 8 | pred, np.bincount chunk by chunk.
+    """CPU joint histogram added into ``out`` (EXT, EXT).
 
-    numpy rather than torch ops, single-threaded: on a shared 2-core machine torch's OpenMP kernels wait
-    for a busy second thread and run 10x slower; np.bincount also beats torch.bincount here.
+    uint8 inputs (what training and eval pass) go straight to cv2.calcHist; wider integers are checked to lie
+    in 0..255 and narrowed to uint8 first; values outside take an exact slow path with under/overflow bins.
+    Single-threaded on purpose: on a shared 2-core machine torch's OpenMP kernels wait for a busy second
+    thread and run 10x slower.
     """
     if out is None:
         out = np.zeros((EXT, EXT), dtype=np.int64)
-    p, l = pred.reshape(-1), label.reshape(-1)
-    small = p.dtype == np.uint8 and l.dtype == np.uint8
-    dtype: type = np.uint16 if small else np.intp
-    hist = np.zeros((256, 256), dtype=np.int64)
-    buf = _buffer(dtype, min(CHUNK, p.size))
-    for start in range(0, p.size, CHUNK):
-        stop = min(start + CHUNK, p.size)
-        pc, lc = p[start:stop], l[start:stop]
-        if not small and (_umax(pc) > 255 or _umax(lc) > 255):  # checked chunk by chunk, while it is in cache
-            # values outside 0..255 (an error downstream): exact slow path with under/overflow bins
+    p, l = np.ascontiguousarray(pred).reshape(-1), np.ascontiguousarray(label).reshape(-1)
+    if p.dtype != np.uint8 or l.dtype != np.uint8:
+        if _in_byte_range(p) and _in_byte_range(l):
+            p, l = p.astype(np.uint8), l.astype(np.uint8)
+        else:  # values outside 0..255 (an error downstream): exact slow path with under/overflow bins
             pa = np.clip(p.astype(np.int64), -1, 256) + 1
             la = np.clip(l.astype(np.int64), -1, 256) + 1
             out += np.bincount(la * EXT + pa, minlength=EXT * EXT).reshape(EXT, EXT)
             return out
-        idx = buf[: stop - start]
-        np.left_shift(lc, 8, out=idx, dtype=dtype, casting="unsafe")
-        np.bitwise_or(idx, pc, out=idx, casting="unsafe")
-        hist += np.bincount(idx, minlength=65536).reshape(256, 256)
-    out[1:257, 1:257] += hist
+    out[1:257, 1:257] += _hist_u8(p, l)
     return out
 
 
@@ -132,7 +124,7 @@ def finalize_confusion(counts: torch.Tensor, num_classes: int, ignore_index: int
         raise ValueError(f"num_classes must be in 1..256, got {num_classes}")
     if not 0 <= ignore_index <= 255:
         raise ValueError(f"ignore_index must be in 0..255, got {ignore_index}")
-    flat = counts.reshape(-1, EXT, EXT).sum(0).cpu().numpy()
+    flat = counts.reshape(-1, EXT, EXT).cpu().numpy().sum(0)  # numpy: no OpenMP wait on a shared machine
     rows = np.ones(EXT, dtype=bool)
     rows[1 : num_classes + 1] = False
     rows[ignore_index + 1] = False

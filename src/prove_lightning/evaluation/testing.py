@@ -13,6 +13,7 @@ from prove_lightning.data.domains import DOMAINS
 from prove_lightning.errors import ConfigError
 from prove_lightning.evaluation.metrics import metrics_from_confusion
 from prove_lightning.evaluation.testsets import TestSet
+from prove_lightning.io import gc_paused
 from prove_lightning.labelspace import CITYSCAPES_CLASSES
 
 
@@ -25,7 +26,8 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"checkpoint not found: {path}; pass ckpt_path=<file> or run_dir=<run directory with checkpoints/>")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    with gc_paused():  # io.gc_paused: seconds of GC passes otherwise
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
     module.load_state_dict(ckpt["state_dict"])
     return int(ckpt.get("global_step", -1))
 

@@ -107,6 +107,7 @@ class PipelineAudit(pl.Callback):
         counts = getattr(trainer.lightning_module, "augment_counts", None) if trainer is not None else None
         if counts:  # std_* ops as applied to the loaded samples (SegModule counts them per batch)
             rep["augment_applied"] = dict(counts)
+            rep["augment_applied_rule"] = "samples each op changed (image or label differ after it); a drawn op that left the sample unchanged is not counted"
         if trainer is not None:
             rep["realised"]["rank"] = 0
             rep["realised"]["world_size"] = trainer.world_size

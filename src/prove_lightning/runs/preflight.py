@@ -130,10 +130,16 @@ def check_run(spec: RunSpec, tested: ResultsIndex, check_lock: bool = True) -> C
     final = spec.final_ckpt
     step = spec.max_steps
     if final.is_file():
-        missing = tested.tested(run_id, step, names)
+        # every checkpoint stage.test_checkpoints selects (final, all, [steps]) must be tested on every test set
+        missing = {s: m for s, _ in spec.checkpoints_to_test() if (m := tested.tested(run_id, s, names))}
         if not missing:
-            return Check(DONE, f"{final.name} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
-        return Check(NOT_TESTED, f"{final.name} exists; no results on {', '.join(missing)}", run_dir, run_id, "test", src)
+            which = final.name if spec.test_checkpoints in (None, "final") else f"checkpoints {sorted(s for s, _ in spec.checkpoints_to_test())}"
+            return Check(DONE, f"{which} tested on {', '.join(names)}", run_dir, run_id, "skip", src)
+        if list(missing) == [step]:
+            detail = f"no results on {', '.join(missing[step])}"
+        else:
+            detail = "no results for " + "; ".join(f"step {s} on {', '.join(m)}" for s, m in missing.items())
+        return Check(NOT_TESTED, f"{final.name} exists; {detail}", run_dir, run_id, "test", src)
 
     n_gen, where = generated_rows(spec.generated)
     if n_gen == 0:

@@ -147,6 +147,9 @@ class RunSpec:
     extend_lr: str = "recompute"
     #: an extended stage's continuation of its source (audit.json "extension"); None for other runs
     extension: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+    #: stage.test_checkpoints (final | all | [steps]) and the interval checkpoints are saved at
+    test_checkpoints: Any = "final"
+    checkpoint_interval: int = 0
     ckpt_path: str | None = None
     test_after_training: bool = True
     allow_config_change: bool = False  # continue a run directory whose recorded settings differ (runs/identity.py)
@@ -161,6 +164,12 @@ class RunSpec:
     @property
     def final_ckpt(self) -> Path:
         return self.run_dir.step_ckpt(self.max_steps)
+
+    def checkpoints_to_test(self) -> list[tuple[int, Path]]:
+        """(step, checkpoint file) of every checkpoint tested after training (runs/test_checkpoints.py)."""
+        from prove_lightning.runs.test_checkpoints import checkpoints_to_test
+
+        return checkpoints_to_test(self.test_checkpoints, self.max_steps, self.checkpoint_interval, self.run_dir.path, self.source)
 
     @property
     def test_set_names(self) -> list[str]:

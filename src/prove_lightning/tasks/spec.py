@@ -23,6 +23,12 @@ def _sel(cfg: DictConfig, key: str, default: Any = None) -> Any:
     return OmegaConf.select(cfg, key, default=default)
 
 
+def _plain(value: Any) -> Any:
+    """A config value as plain data (a list node becomes a tuple, so the frozen RunSpec stays hashable)."""
+    value = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    return tuple(value) if isinstance(value, list) else value
+
+
 def test_set_name(node: DictConfig | dict) -> str:
     """The name a test set's rows are stored under: the source's own name where given, else the dataset's."""
     node = node if isinstance(node, DictConfig) else OmegaConf.create(node)
@@ -167,6 +173,8 @@ def build_run_spec(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSpe
         generated=generated_setting(cfg, dataset),
         extend_lr=extend_lr,
         extension=extension,
+        test_checkpoints=_plain(_sel(cfg, "stage.test_checkpoints", "final")),
+        checkpoint_interval=int(_sel(cfg, "stage.checkpoint_interval", 0) or 0),
         ckpt_path=str(cfg.ckpt_path) if _sel(cfg, "ckpt_path") else None,
         test_after_training=bool(_sel(cfg, "test_after_training", True)),
         allow_config_change=bool(_sel(cfg, "allow_config_change", False)),

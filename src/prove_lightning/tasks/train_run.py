@@ -158,12 +158,17 @@ def _execute(spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, too
         if trainer.global_step >= spec.max_steps and not final.is_file():
             trainer.save_checkpoint(final)
     if spec.test_after_training and final.is_file():
-        rows = test_checkpoint(
-            spec, final, store_root=spec.output_root, accelerator=config["trainer"]["accelerator"],
-            num_workers=int(config["data"].get("num_workers", 0)),
-        )
-        print(format_table(rows, title=f"{spec.run_id} @ step {rows[0]['step'] if rows else spec.max_steps}: mIoU per domain"))
-        out["test_rows"] = rows
+        # 'evaluate' tests the source's final checkpoint; else every checkpoint stage.test_checkpoints selects
+        todo = [(spec.max_steps, final)] if action == "evaluate" else spec.checkpoints_to_test()
+        for step, ckpt in todo:
+            if not ckpt.is_file():
+                raise ConfigError(f"{ckpt} does not exist: stage.test_checkpoints selects step {step}; `prove eval run_dir={spec.run_dir.path} ckpt=all` tests the saved ones")
+            rows = test_checkpoint(
+                spec, ckpt, store_root=spec.output_root, accelerator=config["trainer"]["accelerator"],
+                num_workers=int(config["data"].get("num_workers", 0)),
+            )
+            print(format_table(rows, title=f"{spec.run_id} @ step {rows[0]['step'] if rows else step}: mIoU per domain"))
+            out["test_rows"] += rows
         out["status"] = DONE
     return out
 

@@ -29,6 +29,11 @@ def check_p(p: float, name: str) -> float:
     return float(p)
 
 
+def changed(image0: np.ndarray, label0: np.ndarray, image: np.ndarray, label: np.ndarray) -> bool:
+    """True when an op's output differs from its input (shape or any pixel of image or label)."""
+    return not (image is image0 or np.array_equal(image, image0)) or not (label is label0 or np.array_equal(label, label0))
+
+
 class SampleAugment:
     """A per-sample op applied with probability ``p``: subclasses implement ``apply(image, label, rng)``.
 
@@ -48,11 +53,15 @@ class SampleAugment:
         sample.setdefault(AUGMENT_KEY, "")
         if rng.random() >= self.p:  # always one draw, so later ops see the same stream either way
             return sample
-        image, label, what = self.apply(np.ascontiguousarray(sample["image"]), np.ascontiguousarray(sample["label"]), rng)
+        image0, label0 = np.ascontiguousarray(sample["image"]), np.ascontiguousarray(sample["label"])
+        image, label, what = self.apply(image0, label0, rng)
         if image.shape[:2] != label.shape[:2]:
             raise AssertionError(f"{self.name} changed image {image.shape} and label {label.shape} differently")
         sample["image"], sample["label"] = image, label
-        sample[AUGMENT_KEY] = record(sample[AUGMENT_KEY], f"{self.name}:{what}")
+        # the audit counts samples the op changed: a drawn op that left the sample as it was (AutoAugment's
+        # sub-policy coins all tails, Identity, Equalize of an equalized image) is not an application
+        if what and changed(image0, label0, image, label):
+            sample[AUGMENT_KEY] = record(sample[AUGMENT_KEY], f"{self.name}:{what}")
         return sample
 
     def describe(self) -> dict[str, Any]:

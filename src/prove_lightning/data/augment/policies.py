@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from prove_lightning.data.augment import ops
-from prove_lightning.data.augment.base import SampleAugment
+from prove_lightning.data.augment.base import SampleAugment, changed
 from prove_lightning.errors import ConfigError
 
 # (op, probability, magnitude bin of 10) pairs
@@ -67,9 +67,11 @@ class AutoAugment(SampleAugment):
         done = []
         for name, prob, m in sub:
             if rng.random() < prob:
-                image, label, what = ops.run(name, image, label, m, 10, rng)
-                done.append(what)
-        return image, label, "+".join(done) or "none"
+                image1, label1, what = ops.run(name, image, label, m, 10, rng)
+                if changed(image, label, image1, label1):  # only ops that changed the sample are recorded
+                    done.append(what)
+                image, label = image1, label1
+        return image, label, "+".join(done)
 
     def describe(self) -> dict[str, Any]:
         return super().describe() | {"policy": self.policy_name, "sub_policies": len(self.policy), "label_fill": 255}
@@ -90,8 +92,10 @@ class RandAugment(SampleAugment):
         done = []
         for _ in range(self.num_ops):
             name = RANDAUGMENT_OPS[int(rng.integers(len(RANDAUGMENT_OPS)))]
-            image, label, what = ops.run(name, image, label, self.magnitude, self.bins, rng)
-            done.append(what)
+            image1, label1, what = ops.run(name, image, label, self.magnitude, self.bins, rng)
+            if changed(image, label, image1, label1):
+                done.append(what)
+            image, label = image1, label1
         return image, label, "+".join(done)
 
     def describe(self) -> dict[str, Any]:

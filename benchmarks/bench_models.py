@@ -1,0 +1,60 @@
+"""The team's four networks at full size: our training step (Lightning + SegModule) vs the bare PyTorch step on the
+same network, input, loss and optimizer (bench_train_step's machinery), with MMSeg 1.2.2's figures from issue 15.
+
+    python benchmarks/bench_models.py                      # batch 2 at 512x512, as issue 15 measured MMSeg
+    python benchmarks/bench_models.py --size 256 256 --blocks 2 --models pspnet_r50
+
+Target: ours <= 1.05x bare (upper end of the 90% interval of paired per-block ratios, CPU time on CPU). The MMSeg
+column is issue 15's measurement on this machine type (batch 2, 512x512, 2 threads), printed for reference only:
+MMSeg is not a dependency and is never imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import bench_train_step as bts
+from _common import Figure, emit, load_avg
+
+MODELS = ["segformer_b3", "deeplabv3plus_r50", "pspnet_r50", "segnext_b"]
+#: issue 15, MMSeg 1.2.2, batch 2, 512x512, 2 threads: seconds per training step (range of its runs)
+MMSEG_STEP_S = {"segformer_b3": "4.4-5.7", "deeplabv3plus_r50": "~17.5", "pspnet_r50": "~11.7", "segnext_b": "~7.1"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=MODELS)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--size", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
+    ap.add_argument("--steps", type=int, default=1, help="measured steps per block")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--blocks", type=int, default=4, help="alternating bare/framework blocks (ABBA)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smoke", action="store_true", help="one network at 64x64, to check the script runs")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    if a.smoke:
+        a.models, a.size, a.batch, a.blocks = ["pspnet_r50"], [64, 64], 2, 2  # batch 2: BN in the 1x1 pool branch
+    torch.set_num_threads(a.threads)
+    import logging
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    print(f"batch={a.batch} size={a.size[0]}x{a.size[1]} threads={a.threads} blocks={a.blocks} x {a.steps} steps (+{a.warmup} warm-up); {load_avg()}")
+    bts.header()
+    rows = bts.compare(a.models, a.batch, tuple(a.size), a.steps, a.warmup, a.blocks, "cpu", False)
+    print(f"\n{'model':<22}{'params M':>10}{'ours s/step':>13}{'bare s/step':>13}   MMSeg s/step (issue 15, 512x512 batch 2, 2 threads)")
+    figures = []
+    for r in rows:
+        cfg, net, _ = bts.build(r["model"], a.batch)
+        params = sum(p.numel() for p in net.parameters()) / 1e6
+        print(f"{r['model']:<22}{params:>10.3f}{r['wall']['framework'][0]:>13.2f}{r['wall']['bare'][0]:>13.2f}   {MMSEG_STEP_S.get(r['model'], '-')}")
+        ratio = r["cpu"]["ratio"]
+        figures.append(Figure(f"full model step ours / bare, {r['model']} (cpu)", ratio[0], "x", 1.05, "<=", judged=ratio[2],
+                              detail=f"90% interval {ratio[1]:.3f}-{ratio[2]:.3f}; {r['wall']['framework'][0]:.2f} s/step wall"))
+    emit(figures, a.json)
+
+
+if __name__ == "__main__":
+    main()
