@@ -235,3 +235,58 @@ def test_toycity_sweep_through_the_lsf_launcher_and_stand_in_bsub(fake_lsf: Path
         assert expected in script.splitlines(), expected
     logs = sorted((tmp_path / "sweep/.submitit").glob("101_*/101_*_0_log.out"))
     assert [p.parent.name for p in logs] == ["101_1", "101_2"]  # one array element per run, LSB_JOBINDEX 1..2
+
+
+def test_a_multi_gpu_lsf_job_gets_slots_ptile_and_one_jsrun_task_per_rank(tmp_path: Path) -> None:
+    """hydra/launcher=lsf_ddp's resources as bsub directives (no LSF here: the script text is what is checked)."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    from prove_lightning.config import CONF_DIR
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        launcher = hydra_compose("train", ["hydra/launcher=lsf_ddp", "hydra.launcher.nodes=2", "hydra.launcher.tasks_per_node=4"], return_hydra_config=True).hydra.launcher
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node, launcher.task_launcher) == (2, 4, 4, "jsrun")
+    text = make_bsub_script(
+        "python -u -m submitit.core._submit /f", tmp_path, nodes=2, ntasks_per_node=4, cpus_per_task=8, gpus_per_node=4, task_launcher="jsrun"
+    )
+    lines = text.splitlines()
+    for expected in ("#BSUB -n 64", '#BSUB -R "span[ptile=32]"', '#BSUB -gpu "num=4:mode=exclusive_process"'):
+        assert expected in lines, expected
+    assert "jsrun --nrs 8 --rs_per_host 4 --tasks_per_rs 1 --cpu_per_rs 8 --gpu_per_rs 1 --bind none python -u -m submitit.core._submit /f" in lines
+    one_node = make_bsub_script("c", tmp_path, nodes=1, ntasks_per_node=2, cpus_per_task=4, gpus_per_node=2, task_launcher="mpirun")
+    assert '#BSUB -R "span[hosts=1]"' in one_node and "mpirun -np 2 --map-by ppr:2:node c" in one_node
+    assert "jsrun" not in make_bsub_script("c", tmp_path, nodes=1, ntasks_per_node=1)  # one task: the command as is
+    with pytest.raises(ValueError, match="task_launcher"):
+        make_bsub_script("c", tmp_path, nodes=1, ntasks_per_node=2, task_launcher="blaunch")
+
+
+def test_ranks_under_the_environment_lsf_and_jsrun_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of rank 1 of a 2-node jsrun launch inside LSF job 4242 (LSB_* from LSF, JSM_* from jsrun),
+    as LSF documents it; there is no LSF here to record it from a real job. Lightning's LSFEnvironment and our
+    rank control read the same ranks; rank 0's one-process test gets a plain environment."""
+    from lightning_fabric.plugins.environments import LightningEnvironment, LSFEnvironment
+
+    from prove_lightning.runs.ddp import single_process_plugins
+    from prove_lightning.runs.ranks import detect_role
+
+    import socket
+
+    me = socket.gethostname()  # this process plays a task on the job's first compute node
+    rankfile = tmp_path / "rankfile"
+    rankfile.write_text(f"batch1\n{me}\n{me}\nnode2\nnode2\n")  # first line: the launch node, then one per slot
+    env = {
+        "LSB_JOBID": "4242", "LSB_JOBINDEX": "0", "LSB_DJOB_RANKFILE": str(rankfile), "LSB_HOSTS": f"{me} {me} node2 node2",
+        "JSM_NAMESPACE_RANK": "1", "JSM_NAMESPACE_LOCAL_RANK": "1", "JSM_NAMESPACE_SIZE": "4",
+    }
+    for k in [k for k in os.environ if k.startswith(("SLURM_", "LSB_", "JSM_", "OMPI_", "PMI", "TORCHELASTIC"))] + ["RANK", "WORLD_SIZE", "LOCAL_RANK"]:
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    role = detect_role()
+    assert (role.rank, role.world_size, role.launcher, role.decides) == (1, 4, "lsf", False)
+    assert role.launch_id.startswith("lsf-4242")
+    assert LSFEnvironment.detect()
+    lsf = LSFEnvironment()
+    assert (lsf.global_rank(), lsf.local_rank(), lsf.world_size(), lsf.node_rank(), lsf.main_address) == (1, 1, 4, 0, me)
+    assert lsf.creates_processes_externally
+    assert [type(p) for p in single_process_plugins()] == [LightningEnvironment]

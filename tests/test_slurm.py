@@ -148,3 +148,66 @@ def test_toycity_sweep_on_real_slurm_with_preempted_and_requeued_jobs(cluster, t
         assert f"#SBATCH {flag}\n" in script, flag
     alloc = _sh("sacct", "-j", array, "-n", "-P", "-X", "-o", "JobID,AllocTRES")
     assert alloc.count("gres/gpu=1") >= len(how), alloc
+
+
+def test_a_two_task_ddp_job_on_real_slurm_trains_and_tests_once(cluster, tmp_path: Path, cache_root: Path) -> None:
+    """One job, 2 tasks on one node (`--ntasks-per-node=2`, CPU, gloo) through hydra/launcher=slurm_ddp: srun starts
+    both ranks, Lightning's SLURMEnvironment sees them, rank 0 decides and rank 1 waits for its decision file.
+    Trained and tested once (one set of rows, no stale lock); the two ranks' batches are the global batch one
+    process with batch 4 loads; the 2-rank validation inside the job and the job's test rows equal a 1-process
+    evaluation of the job's checkpoint, exactly."""
+    from slurm.ddp_eval import evaluate
+
+    from prove_lightning.config import instantiate
+    from omegaconf import OmegaConf
+
+    ensure_small_toycity(cache_root)
+    out, sweep_dir, log_dir = tmp_path / "out", tmp_path / "sweep", tmp_path / "batches"
+    args = [
+        "-m", "hydra/launcher=slurm_ddp", f"hydra.sweep.dir={sweep_dir}", "hydra.launcher.partition=debug",
+        "hydra.launcher.tasks_per_node=2", "hydra.launcher.gpus_per_node=0", "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=1", "hydra.launcher.timeout_min=10", "stage=demo",
+        *tiny(out, cache_root, steps=4, workers=0, ckpt_every=4), "trainer=ddp_cpu", "data.batch_size=2",
+        "+callbacks.batch_log._target_=jobhelpers.BatchLog", f"+callbacks.batch_log.out_dir={log_dir}",
+    ]
+    t0 = time.time()
+    proc = subprocess.run(train_cmd(*args), env=job_env(SLURM_CONF=str(cluster.conf)), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    print(f"\nSLURM 2-task DDP job: {time.time() - t0:.1f} s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_id = "demo/baseline/toycity/segformer_b0"
+    run_dir = out / run_id
+    rows = read_results(out)
+    assert len(rows) == len(DOMAINS) + 1 and set(rows.run_id) == {run_id} and set(rows.step) == {4}
+    assert not (run_dir / "run.lock").exists() and not (run_dir / ".ranks").exists()
+    assert sorted(os.listdir(run_dir / "checkpoints")) == ["last.ckpt", "step_4.ckpt"]
+
+    # two srun tasks of one job; the rank-0 task decided, the other followed
+    array = next(p.name for p in (sweep_dir / ".submitit").iterdir() if p.is_dir() and "_" not in p.name and p.name.isdigit())
+    script = next((sweep_dir / ".submitit").glob(f"{array}*/*_submission.sh"), None) or next((sweep_dir / ".submitit").glob("*_submission.sh"))
+    text = script.read_text()
+    assert "#SBATCH --ntasks-per-node=2\n" in text and "srun" in text, text
+    logs = {p.name: p.read_text() for p in (sweep_dir / ".submitit").rglob("*_log.err")} | {p.name: p.read_text() for p in (sweep_dir / ".submitit").rglob("*_log.out")}
+    joined = "\n".join(logs.values())
+    assert "rank 0 of 2 (slurm" in joined and "decided: train" in joined, joined[-3000:]
+    r0, r1 = [[json.loads(x) for x in (log_dir / f"rank{r}.jsonl").read_text().splitlines()] for r in (0, 1)]
+    assert [x["world"] for x in r0 + r1] == [2] * 8 and [x["step"] for x in r1] == [0, 1, 2, 3]
+
+    # the global batch one process with batch 4 loads
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    assert cfg.trainer.devices == 2 and json.loads((run_dir / "audit.json").read_text())["batch"]["global"] == 4
+    cfg.data.batch_size = 4
+    dm = instantiate(cfg.data)
+    dm.index()
+    for a, b, batch in zip(r0, r1, dm.train_dataloader()):
+        one = sorted(zip(batch["index"].tolist(), batch["image"].long().sum(dim=(1, 2, 3)).tolist()))
+        assert sorted([*zip(a["index"], a["image_sum"]), *zip(b["index"], b["image_sum"])]) == one, a["step"]
+
+    # metrics: 2-rank validation in the job and the job's rows == a 1-process evaluation of its checkpoint
+    ref = evaluate(str(run_dir), str(run_dir / "checkpoints/step_4.ckpt"), 1)
+    val2 = json.loads((log_dir / "val_step4.json").read_text())
+    for dom, m in ref["val"].items():
+        for k in ("mIoU", "aAcc", "mAcc", "n_pixels", "n_images"):
+            assert val2[dom][k] == pytest.approx(m[k], abs=1e-12), ("val", dom, k)
+    for dom, m in ref["test"]["toycity"].items():
+        row = rows[rows.domain == dom].iloc[0]
+        assert float(row.mIoU) == pytest.approx(m["mIoU"], abs=1e-9) and int(row.n_images) == m["n_images"], dom

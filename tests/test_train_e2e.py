@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import pytest
@@ -68,6 +69,11 @@ def test_train_writes_run_files_and_tests_every_domain(trained) -> None:
     assert all(r["step"] == 6 and r["n_images"] > 0 for r in rows)
     metrics = json.loads((run_dir / "test/step_6/toycity.json").read_text())
     assert set(metrics["domains"]) == {*DOMAINS, "all"}
+    # per-image confusion matrices beside the JSON: one per test image, summing to each domain's matrix
+    per_image = np.load(run_dir / "test/step_6/toycity.npz")
+    assert per_image["cm"].shape == (metrics["domains"]["all"]["n_images"], 19, 19) and len(set(per_image["ids"])) == len(per_image["ids"])
+    for d, cm in metrics["confusion_matrix"].items():
+        assert (per_image["cm"][per_image["domains"] == d].sum(0) == np.array(cm)).all()
     store = read_results(cfg.paths.output_root)
     assert len(store) == len(DOMAINS) + 1
 

@@ -13,8 +13,11 @@ from prove_lightning.runs.naming import run_relpath
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
-def _run_relpath(stage, strategy, dataset, model, augment=None, ratio=None, loss=None, strategy_augment=None) -> str:  # noqa: ANN001
-    return run_relpath(stage=stage, strategy=strategy, dataset=dataset, model=model, augment=augment, ratio=ratio, loss=loss, strategy_augment=strategy_augment)
+def _run_relpath(stage, strategy, dataset, model, augment=None, ratio=None, loss=None, strategy_augment=None, seed=None, default_seed=None) -> str:  # noqa: ANN001
+    return run_relpath(
+        stage=stage, strategy=strategy, dataset=dataset, model=model, augment=augment, ratio=ratio, loss=loss,
+        strategy_augment=strategy_augment, seed=seed, default_seed=default_seed,
+    )
 
 
 def default_num_workers(cores: int | None = None) -> int:

@@ -24,6 +24,9 @@ from prove_lightning.optim import build_optimizer, build_scheduler
 
 # our transfer_batch_to_device is meant to be used with our datamodule: Lightning's notice about it is noise
 warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device` in `LightningModule`.*")
+# val/test metrics are computed from confusion counts already summed over ranks (_reduced): logging them with
+# sync_dist would average equal numbers, so Lightning's advice to do so under DDP does not apply
+warnings.filterwarnings("ignore", message=r".*It is recommended to use `self.log\('val.*sync_dist=True.*")
 
 MEAN = (123.675, 116.28, 103.53)
 STD = (58.395, 57.12, 57.375)
@@ -67,6 +70,10 @@ class SegModule(pl.LightningModule):
         self.test_cm: torch.Tensor | None = None
         self.val_results: dict[str, Any] = {}
         self.test_image_counts: dict[tuple[int, str], int] = {}
+        #: per test set: (image ids, domains, (n, C, C) int64 confusion matrices), one entry per image, for
+        #: statistics over images later (paired bootstrap); written beside the test JSON (evaluation/per_image.py)
+        self.test_per_image: list[tuple[list[str], list[str], np.ndarray]] = []
+        self._img_rows: list[list[tuple[str, str, torch.Tensor]]] = []
         #: how many fixed val images the TensorBoard grid shows (input / ground truth / prediction)
         self.val_images = int(val_images)
         #: set by evaluation.testing to save predictions: fn(pred (B, H, W), batch, dataloader_idx)
@@ -242,17 +249,51 @@ class SegModule(pl.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._counts, self._n_images = self._new_counts(max(len(self.test_dataset_names), 1))
         self.test_image_counts = {}
+        self._img_rows = [[] for _ in range(max(len(self.test_dataset_names), 1))]
+        self.test_per_image = []
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         loaders = self.trainer.test_dataloaders
         loader = loaders[dataloader_idx] if isinstance(loaders, (list, tuple)) else loaders
         pred = self._accumulate(self._counts[dataloader_idx], self._n_images[dataloader_idx], batch, loader)
+        self._keep_per_image(pred, batch, loader, dataloader_idx)
         if self.test_prediction_hook is not None:
             self.test_prediction_hook(pred, batch, dataloader_idx)
+
+    def _keep_per_image(self, pred: torch.Tensor, batch: dict[str, Any], loader: Any, t: int) -> None:
+        """One (C, C) matrix per counted image, kept on the device until the epoch ends (C*C int64 each).
+
+        Pixels whose label is not a class (ignore) are left out, as in the dataset-level matrix, so the
+        per-image matrices of a test set sum to its matrix."""
+        c = self.num_classes
+        label = batch["label"]
+        ids = batch.get("path") or [str(i) for i in batch.get("index", range(len(batch["domain"])))]
+        for i, (domain, keep) in enumerate(zip(batch["domain"], self._owned(batch, loader))):
+            if keep:
+                lab, prd = label[i].reshape(-1).long(), pred[i].reshape(-1).long()
+                valid = (lab >= 0) & (lab < c)
+                cm = torch.bincount(lab[valid] * c + prd[valid], minlength=c * c).reshape(c, c)
+                self._img_rows[t].append((str(ids[i]), str(domain), cm))
+
+    def _gather_per_image(self) -> None:
+        for rows in self._img_rows:
+            local = ([r[0] for r in rows], [r[1] for r in rows], [r[2].cpu().numpy() for r in rows])
+            if self.trainer.world_size > 1:  # every rank's images, gathered on every rank
+                parts: list[Any] = [None] * self.trainer.world_size
+                torch.distributed.all_gather_object(parts, local)
+            else:
+                parts = [local]
+            ids = [x for p in parts for x in p[0]]
+            domains = [x for p in parts for x in p[1]]
+            mats = [x for p in parts for x in p[2]]
+            c = self.num_classes
+            self.test_per_image.append((ids, domains, np.stack(mats) if mats else np.zeros((0, c, c), np.int64)))
+        self._img_rows = []
 
     def on_test_epoch_end(self) -> None:
         counts, n_images = self._reduced(self._counts, self._n_images)
         self.test_cm = finalize_confusion(counts, self.num_classes, IGNORE_INDEX)
+        self._gather_per_image()
         self.test_image_counts = {
             (t, d): int(n_images[t, j]) for t in range(n_images.shape[0]) for j, d in enumerate(DOMAINS) if int(n_images[t, j])
         }

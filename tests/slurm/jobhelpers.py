@@ -46,3 +46,35 @@ class PauseOnce(pl.Callback):
             if (self.dir / "release").exists() or trainer.received_sigterm or _preemption_pending(trainer):
                 return
             time.sleep(0.1)
+
+
+class BatchLog(pl.Callback):
+    """Writes, per rank, what every training batch held as loaded: the step, the dataset indices, which samples
+    are generated, and a checksum of each image and label (equal checksums = the same sample, same augmentation),
+    to ``<out_dir>/rank<r>.jsonl``; and rank 0's validation metrics to ``<out_dir>/val_step<N>.json``."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.dir = Path(out_dir)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: dict, batch_idx: int) -> None:
+        import torch
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        gen = batch.get("generated")
+        line = {
+            "rank": trainer.global_rank,
+            "world": trainer.world_size,
+            "step": trainer.global_step,
+            "index": [int(i) for i in batch["index"]],
+            "generated": [bool(g) for g in (gen.tolist() if isinstance(gen, torch.Tensor) else gen or [False] * len(batch["index"]))],
+            "image_sum": batch["image"].to(torch.int64).sum(dim=(1, 2, 3)).tolist(),
+            "label_sum": batch["label"].to(torch.int64).sum(dim=(1, 2)).tolist(),
+            "lr": [float(g["lr"]) for g in trainer.optimizers[0].param_groups],
+        }
+        with open(self.dir / f"rank{trainer.global_rank}.jsonl", "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank == 0:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / f"val_step{trainer.global_step}.json").write_text(json.dumps(pl_module.val_results, default=float))

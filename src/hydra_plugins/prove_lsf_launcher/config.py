@@ -27,6 +27,9 @@ class LsfQueueConf(BaseQueueConf):
     array_parallelism: int = 256
     # shell lines run before the job's command
     setup: Optional[List[str]] = None
+    # with nodes x tasks_per_node > 1: what starts one task per rank and sets the rank environment Lightning's
+    # LSFEnvironment reads (jsrun: JSM_NAMESPACE_RANK/LOCAL_RANK/SIZE, LSB_DJOB_RANKFILE): jsrun or mpirun
+    task_launcher: str = "jsrun"
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="submitit_lsf", node=LsfQueueConf(), provider="prove_lsf_launcher")

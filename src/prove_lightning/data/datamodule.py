@@ -164,7 +164,15 @@ class SegDataModule(pl.LightningDataModule):
             sampler = MixedBatchSampler(
                 len(self.train_records), len(self.generated_records), self.batch_size, self.max_steps, self.seed, self.mixing.schedule, start, rank, world
             )
+        self.train_sampler = sampler
         return self._loader(self.train_dataset(), batch_sampler=sampler)
+
+    def expected_real(self, step: int) -> int | None:
+        """Real samples this rank's batch of ``step`` should hold (the ratio applies to the global batch)."""
+        sampler = getattr(self, "train_sampler", None)
+        if isinstance(sampler, MixedBatchSampler):
+            return sampler.counts_at(step)[0]
+        return self.batch_size if sampler is not None else self.mixing.expected_real(step)
 
     def train_dataset(self) -> SegDataset:
         """Real records (indices 0..R-1) then generated ones (R..): one dataset, one pipeline, every sample hook

@@ -4,9 +4,16 @@ Sample k of the whole run (k = (step * world + rank) * batch + slot) is element 
 permutation drawn from (seed, k // n): every pass over the data is reshuffled, ranks get disjoint
 slices, and a resumed run starts at its step without loading the batches it skips.
 
-MixedBatchSampler does the same for two pools (real = pool 0, generated = pool 1): each batch holds
-floor(batch * ratio(step)) real samples and the rest generated; each pool keeps its own draw counter,
-which is a prefix sum over steps, so it too is a pure function of the step.
+Under DDP the ranks' batches of one step are consecutive slices of one *global* batch (world x batch
+samples): its samples and their per-sample seeds (keyed by the position in the global batch, not by
+rank) are those a single process with batch = world x batch draws, so 2 ranks x 4 train on exactly the
+samples of 1 process x 8, and a run resumed on another world size with the same global batch continues
+the same sample sequence.
+
+MixedBatchSampler does the same for two pools (real = pool 0, generated = pool 1): the global batch holds
+floor(global batch * ratio(step)) real samples and the rest generated, spread over the ranks as evenly as
+possible (each rank still gets `batch` samples); each pool keeps its own draw counter, which is a prefix
+sum over steps, so it too is a pure function of the step.
 """
 
 from __future__ import annotations
@@ -47,8 +54,9 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
         self.start_step, self.rank, self.world_size = start_step, rank, world_size
 
     def batch_at(self, step: int) -> list[tuple[int, int]]:
-        base = (step * self.world_size + self.rank) * self.batch_size
-        return [(pool_index(self.seed, 0, self.n, base + j), sample_seed(self.seed, step, self.rank, j)) for j in range(self.batch_size)]
+        offset = self.rank * self.batch_size  # this rank's slice of the global batch
+        base = step * self.world_size * self.batch_size + offset
+        return [(pool_index(self.seed, 0, self.n, base + j), sample_seed(self.seed, step, 0, offset + j)) for j in range(self.batch_size)]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for step in range(self.start_step, self.total_steps):
@@ -67,9 +75,10 @@ class MixedBatchSampler(Sampler[list[tuple[int, int]]]):
     """Batches of floor(B x ratio(step)) real then B - that generated items, as (index, per-sample seed).
 
     Indices address one dataset holding the real records first (0..n_real-1) and the generated
-    records after them (n_real..n_real+n_generated-1). Draw counters per pool are prefix sums over
-    steps times the world size; rank r takes its own consecutive slice of each step's draws, so ranks
-    are disjoint within a pass and every pass of each pool is a fresh permutation from (seed, pool, pass).
+    records after them (n_real..n_real+n_generated-1). The ratio applies to the global batch
+    (world x batch); draw counters per pool are prefix sums over steps of the global counts; rank r takes
+    its own consecutive slice of each step's draws, so ranks are disjoint within a pass and every pass of
+    each pool is a fresh permutation from (seed, pool, pass).
     """
 
     def __init__(
@@ -92,8 +101,12 @@ class MixedBatchSampler(Sampler[list[tuple[int, int]]]):
         self.batch_size, self.total_steps, self.seed = batch_size, total_steps, seed
         self.schedule = schedule
         self.start_step, self.rank, self.world_size = start_step, rank, world_size
-        self.real_per_step = real_counts(schedule, batch_size, total_steps)
-        gen_per_step = batch_size - self.real_per_step
+        # real samples of the global batch per step, and this rank's share (ranks < R mod world get one more)
+        self.global_real_per_step = real_counts(schedule, batch_size * world_size, total_steps)
+        self.real_per_step = self.global_real_per_step // world_size + (rank < self.global_real_per_step % world_size)
+        self._real_offset = rank * (self.global_real_per_step // world_size) + np.minimum(rank, self.global_real_per_step % world_size)
+        self._gen_offset = rank * batch_size - self._real_offset
+        gen_per_step = batch_size * world_size - self.global_real_per_step
         if self.real_per_step.any() and n_real <= 0:
             raise DataError("the real training pool is empty but the ratio schedule asks for real samples")
         if gen_per_step.any() and n_generated <= 0:
@@ -102,21 +115,29 @@ class MixedBatchSampler(Sampler[list[tuple[int, int]]]):
                 "check the manifest (see the mixing report in audit.json) or set strategy.ratio=1.0"
             )
         # draws of each pool consumed by all ranks before step s
-        self._real_before = np.concatenate([[0], np.cumsum(self.real_per_step)[:-1]]) * world_size
-        self._gen_before = np.concatenate([[0], np.cumsum(gen_per_step)[:-1]]) * world_size
+        self._real_before = np.concatenate([[0], np.cumsum(self.global_real_per_step)[:-1]])
+        self._gen_before = np.concatenate([[0], np.cumsum(gen_per_step)[:-1]])
 
     def counts_at(self, step: int) -> tuple[int, int]:
-        """(real, generated) samples in the batch of ``step``."""
+        """(real, generated) samples in this rank's batch of ``step``."""
         r = int(self.real_per_step[step])
         return r, self.batch_size - r
 
+    def global_counts_at(self, step: int) -> tuple[int, int]:
+        """(real, generated) samples in the global batch of ``step`` (all ranks together)."""
+        r = int(self.global_real_per_step[step])
+        return r, self.batch_size * self.world_size - r
+
     def batch_at(self, step: int) -> list[tuple[int, int]]:
         r, g = self.counts_at(step)
-        base_r = int(self._real_before[step]) + self.rank * r
-        base_g = int(self._gen_before[step]) + self.rank * g
-        items = [(pool_index(self.seed, REAL_POOL, self.n_real, base_r + j), sample_seed(self.seed, step, self.rank, j)) for j in range(r)]
+        off_r, off_g = int(self._real_offset[step]), int(self._gen_offset[step])
+        base_r = int(self._real_before[step]) + off_r
+        base_g = int(self._gen_before[step]) + off_g
+        # per-sample seeds keyed by the position in the global batch: [all real draws, then all generated]
+        global_real = int(self.global_real_per_step[step])
+        items = [(pool_index(self.seed, REAL_POOL, self.n_real, base_r + j), sample_seed(self.seed, step, 0, off_r + j)) for j in range(r)]
         items += [
-            (self.n_real + pool_index(self.seed, GENERATED_POOL, self.n_generated, base_g + j), sample_seed(self.seed, step, self.rank, r + j))
+            (self.n_real + pool_index(self.seed, GENERATED_POOL, self.n_generated, base_g + j), sample_seed(self.seed, step, 0, global_real + off_g + j))
             for j in range(g)
         ]
         return items

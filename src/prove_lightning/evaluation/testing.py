@@ -35,9 +35,12 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
 def run_test_loop(module: pl.LightningModule, test_sets: Sequence[TestSet], accelerator: str = "auto", progress: bool = True, num_workers: int = 0, hook: Any = None) -> None:
     """One Lightning test pass over every test set; leaves module.test_cm and module.test_image_counts."""
     module.test_prediction_hook = hook
+    from prove_lightning.runs.ddp import single_process_plugins
+
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
+        plugins=single_process_plugins(),  # rank 0 tests alone, also inside a multi-task job
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=progress,

@@ -279,9 +279,15 @@ def make_bsub_script(
     setup: list[str] | None = None,
     additional_parameters: dict[str, tp.Any] | None = None,
     stderr_to_stdout: bool = False,
+    task_launcher: str = "jsrun",
     map_count: int | None = None,
 ) -> str:
-    """The text of a bsub script (``#BSUB`` directives, then the command)."""
+    """The text of a bsub script (``#BSUB`` directives, then the command).
+
+    With several tasks (``nodes`` x ``ntasks_per_node`` > 1, one per GPU for DDP) the command runs once per task
+    through ``task_launcher``: ``jsrun`` (one resource set per task; sets JSM_NAMESPACE_RANK / _LOCAL_RANK /
+    _SIZE, which Lightning's LSFEnvironment and submitit's LSF job environment read, with LSB_DJOB_RANKFILE for
+    the main node) or ``mpirun`` (OMPI_COMM_WORLD_RANK / _SIZE; Lightning's MPIEnvironment needs mpi4py)."""
     if int(time) <= 0:
         raise ValueError(f"time must be a positive number of minutes, got {time}")
     if map_count is not None and map_count < 1:
@@ -317,5 +323,17 @@ def make_bsub_script(
         lines.append(f"#BSUB -{flag}" + ("" if value is True else f" {shlex.quote(str(value))}"))
     if setup:
         lines += ["", "# setup", *setup]
+    n_tasks = int(nodes) * tasks
+    if n_tasks > 1:
+        gpus_per_task = int(gpus_per_node or 0) // tasks
+        if task_launcher == "jsrun":
+            command = (
+                f"jsrun --nrs {n_tasks} --rs_per_host {tasks} --tasks_per_rs 1 --cpu_per_rs {max(1, int(cpus_per_task or 1))} "
+                f"--gpu_per_rs {gpus_per_task} --bind none {command}"
+            )
+        elif task_launcher == "mpirun":
+            command = f"mpirun -np {n_tasks} --map-by ppr:{tasks}:node {command}"
+        else:
+            raise ValueError(f"task_launcher must be jsrun or mpirun (got {task_launcher!r}) for {n_tasks} tasks")
     lines += ["", "# command", "export SUBMITIT_EXECUTOR=lsf", command, ""]
     return "\n".join(lines)

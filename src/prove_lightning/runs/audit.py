@@ -22,6 +22,8 @@ import torch
 from prove_lightning.io import atomic_write_json
 
 FIRST_BATCHES = 10
+#: counters summed over ranks for the report's "global" entry under DDP
+_GATHERED = ("batches", "real", "generated", "noise", "off_schedule")
 
 
 def _bools(x: Any, n: int) -> list[bool]:
@@ -50,6 +52,7 @@ class PipelineAudit(pl.Callback):
         self.generated_per_domain: Counter = Counter()
         self.generated_unique: set[int] = set()
         self.first: list[dict[str, Any]] = []
+        self.per_rank: list[dict[str, int]] | None = None
 
     # ------------------------------------------------------------------ counting
     def count(self, batch: dict[str, Any], step: int) -> None:
@@ -112,11 +115,26 @@ class PipelineAudit(pl.Callback):
             rep["realised"]["rank"] = 0
             rep["realised"]["world_size"] = trainer.world_size
             if trainer.world_size > 1:
-                rep["realised"]["note"] = "counts of rank 0; every rank draws its own disjoint samples with the same per-batch composition"
+                rep["realised"]["note"] = (
+                    "counts of rank 0; every rank draws its own disjoint slice of the global batch (the ratio holds for the "
+                    "global batch: see per_rank / global, gathered when training ends)"
+                )
+            if self.per_rank is not None:
+                rep["realised"]["per_rank"] = self.per_rank
+                rep["realised"]["global"] = {k: sum(r[k] for r in self.per_rank) for k in _GATHERED}
         atomic_write_json(self.path, rep)
 
+    def gather(self, trainer: pl.Trainer) -> None:
+        """Every rank's counters (a collective: called on all ranks at the end of training)."""
+        mine = torch.tensor([getattr(self, k) for k in _GATHERED], dtype=torch.int64, device=trainer.strategy.root_device)
+        rows = trainer.strategy.all_gather(mine).reshape(-1, len(_GATHERED)).cpu().tolist()
+        self.per_rank = [{"rank": r, **dict(zip(_GATHERED, map(int, row)))} for r, row in enumerate(rows)]
+
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # counters restored from a checkpoint are in place here: a re-run of a finished run keeps its counts
+        # counters restored from a checkpoint are in place here: a re-run of a finished run keeps its counts.
+        # Checkpoints hold rank 0's counters: the other ranks count from this launch on.
+        if trainer.global_rank != 0:
+            self.reset()
         self.write(trainer)
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
@@ -126,6 +144,8 @@ class PipelineAudit(pl.Callback):
         self.write(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.world_size > 1:
+            self.gather(trainer)
         self.write(trainer)
         if trainer.global_rank != 0:
             return

@@ -1,4 +1,4 @@
-"""The deterministic run directory: {output_root}/{stage}/{strategy}[+{augment}]/{dataset}/{model}[_ratio0p50][_{loss}]."""
+"""The deterministic run directory: {output_root}/{stage}/{strategy}[+{augment}]/{dataset}/{model}[_ratio0p50][_{loss}][_seed{N}]."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ def run_relpath(
     ratio: float | None = None,
     loss: str | None = None,
     strategy_augment: str | None = None,
+    seed: int | None = None,
+    default_seed: int | None = None,
 ) -> str:
-    """Relative run path; ``augment`` 'none', ratio 1.0/None and loss 'ce' leave no suffix.
+    """Relative run path; ``augment`` 'none', ratio 1.0/None, loss 'ce' and the default seed leave no suffix.
+
+    A seed other than ``default_seed`` adds ``_seed<N>``, so the runs of a seed sweep never share a directory
+    while every existing single-seed run keeps its name.
 
     ``strategy_augment`` is the augment a std_* strategy preset selects: that one leaves no suffix (std_cutmix,
     not std_cutmix+cutmix), any other choice is shown, 'none' included (std_cutmix+none is not std_cutmix).
@@ -31,4 +36,6 @@ def run_relpath(
         leaf += f"_{ratio_tag(float(ratio))}"
     if loss and loss != "ce":
         leaf += f"_{loss}"
+    if seed is not None and default_seed is not None and int(seed) != int(default_seed):
+        leaf += f"_seed{int(seed)}"
     return f"{stage}/{strat}/{dataset}/{leaf}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from prove_lightning.data.domains import DOMAINS
+from prove_lightning.evaluation.per_image import per_image_path, write_per_image
 from prove_lightning.evaluation.predictions import PredictionWriter
 from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.evaluation.testing import class_names_for, load_weights, per_domain_metrics, result_rows, run_test_loop
@@ -74,6 +75,7 @@ def test_checkpoint(
             "domains": per_domain,
         }
         atomic_write_json(spec.run_dir.test_json(step, ts.name), record)
+        write_per_image(per_image_path(spec.run_dir.test_json(step, ts.name)), *module.test_per_image[t], class_names)
         rows += result_rows(spec.row_identity, step, ts, per_domain, convention, module.inference.get("mode", "whole"), provenance)
     if store_root is not None:
         ResultsStore(store_root).upsert(rows)

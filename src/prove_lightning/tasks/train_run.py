@@ -19,7 +19,9 @@ from prove_lightning.config import instantiate
 from prove_lightning.errors import ConfigError
 from prove_lightning.io import atomic_write_json, atomic_write_text
 from prove_lightning.runs.locks import RunLock, RunLocked
+from prove_lightning.runs import ddp
 from prove_lightning.runs.preflight import CONFLICT, DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs.ranks import Decider, detect_role
 from prove_lightning.runs.spec import RunSpec
 from prove_lightning.runs.version import code_version
 from prove_lightning.tasks.spec import build_run_spec
@@ -62,6 +64,16 @@ def run_training(cfg: DictConfig | RunSpec, extra_callbacks: list[Any] | None = 
     alone, a run without generated images or source run is an error and a locked run raises RunLocked.
     """
     spec = cfg if isinstance(cfg, RunSpec) else build_run_spec(cfg)
+    role = detect_role()
+    if not role.decides:  # rank 0 decides and does the bookkeeping (runs/ranks.py); this rank only joins the training
+        from prove_lightning.runs.follow import follow
+
+        return follow(spec, role, lambda check, decision: _execute(spec, check, extra_callbacks, None, decision=decision))
+    with Decider(role, spec.run_dir.path, ddp.devices_per_node(spec.config)) as decider:
+        return _decide_and_run(spec, extra_callbacks, in_sweep, decider)
+
+
+def _decide_and_run(spec: RunSpec, extra_callbacks: list[Any] | None, in_sweep: bool, decider: Decider) -> dict[str, Any]:
     pre = spec.preflight
     check = check_run(spec, results_index(spec.output_root), check_lock=False)
     result: dict[str, Any] = {
@@ -78,7 +90,7 @@ def run_training(cfg: DictConfig | RunSpec, extra_callbacks: list[Any] | None = 
             if _skip(spec, check, in_sweep):
                 return result
             took_over = getattr(lock, "took_over", None)
-            result.update(_execute(spec, check, extra_callbacks, took_over))
+            result.update(_execute(spec, check, extra_callbacks, took_over, decider=decider))
     except RunLocked as err:
         if not in_sweep:
             raise
@@ -106,8 +118,14 @@ def _skip(spec: RunSpec, check: Check, in_sweep: bool) -> bool:
     return True
 
 
-def _execute(spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, took_over: str | None) -> dict[str, Any]:
-    """Build the parts and do what pre-flight decided: train (+ test), test only, or evaluate a source run."""
+def _execute(
+    spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, took_over: str | None,
+    decision: dict[str, Any] | None = None, decider: Decider | None = None,
+) -> dict[str, Any]:
+    """Build the parts and do what pre-flight decided: train (+ test), test only, or evaluate a source run.
+
+    The deciding rank (``decider``) writes the run's files, announces the decision just before training and
+    tests alone; a follower rank (``decision``: what rank 0 announced) only builds the same parts and trains."""
     import pytorch_lightning as pl
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -120,6 +138,9 @@ def _execute(spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, too
     from prove_lightning.tasks.test_run import test_checkpoint
 
     action = "test" if check.status == DONE else check.action
+    decides = decision is None
+    if decides and action != "train" and decider is not None:
+        decider.announce(action, check.status, check.detail)  # the other ranks have nothing to do: rank 0 tests alone
     callbacks = list(extra_callbacks or [])
     config = spec.config
     extension = spec.extension if check.source is not None and check.source.mode == "extend" else None
@@ -128,7 +149,8 @@ def _execute(spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, too
     pl.seed_everything(spec.seed, workers=True, verbose=False)
     datamodule = instantiate(config["data"])
     datamodule.index()
-    if action != "test":  # a test-only job keeps the training run's config.yaml and audit.json as they are
+    static: dict[str, Any] = {}
+    if action != "test" and decides:  # a test-only job keeps the training run's config.yaml and audit.json as they are
         save_run_files(spec)
         static = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
         if extension:
@@ -143,20 +165,25 @@ def _execute(spec: RunSpec, check: Check, extra_callbacks: list[Any] | None, too
         module = build_module(config, datamodule.test_dataset_names)
         # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
         static["batch_augment"] = describe_hooks(getattr(module, "batch_hooks", []))
-        audit = PipelineAudit(spec.run_dir.audit_json, static, expected_real=datamodule.mixing.expected_real)
-        resume = find_resume_checkpoint(spec, check)
-        if not resume:
+        audit = PipelineAudit(spec.run_dir.audit_json, static, expected_real=datamodule.expected_real)
+        resume = find_resume_checkpoint(spec, check) if decides else decision.get("resume")  # type: ignore[union-attr]
+        if not resume and decides:
             audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
         trainer = build_trainer(config, [audit, *callbacks])
+        ddp.check_world(config, trainer, in_multirun=ddp.in_multirun())
+        static["batch"] = ddp.batch_record(config, trainer, module.lr)
         if resume:
             log.info("resuming from %s", resume)
+        if decider is not None:
+            decider.announce("train", check.status, check.detail, resume=resume)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
         except SIGTERMException:
             log.warning("%s stopped by SIGTERM at step %d; checkpoints/last.ckpt holds it", spec.run_id, trainer.global_step)
             raise SystemExit(EXIT_PREEMPTED) from None
-        if trainer.global_step >= spec.max_steps and not final.is_file():
-            trainer.save_checkpoint(final)
+        ddp.save_final(trainer, final, spec.max_steps)
+        if not decides:
+            return out
     if spec.test_after_training and final.is_file():
         # 'evaluate' tests the source's final checkpoint; else every checkpoint stage.test_checkpoints selects
         todo = [(spec.max_steps, final)] if action == "evaluate" else spec.checkpoints_to_test()
