@@ -61,3 +61,14 @@ def train_cfg(tmp_path: Path, cache_root: Path):
         return compose_train(overrides, output_root or tmp_path / "out", cache_root)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, cache_root: Path):
+    """compose_train([]) trained to step 6 (checkpoints 3, 6) and tested, never interrupted (tests/reliability):
+    (cfg, result, output root holding results.csv and the run's test/step_6/toycity.json)."""
+    from prove_lightning.train import run_training
+
+    out = tmp_path_factory.mktemp("uninterrupted")
+    cfg = compose_train([], out, cache_root)
+    return cfg, run_training(cfg), out

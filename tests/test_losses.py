@@ -38,7 +38,7 @@ def test_focal_hand_case() -> None:
     logits = torch.zeros(1, 2, 1, 2)
     logits[0, :, 0, 1] = torch.tensor([5.0, -3.0])  # an ignored pixel: must not count
     label = torch.tensor([[[0, IGN]]])
-    assert Focal(alpha=0.5, gamma=2.0)(logits, label).item() == pytest.approx(0.125 * math.log(2), rel=1e-5)
+    assert Focal(alpha=0.5, gamma=2.0, normalize="valid")(logits, label).item() == pytest.approx(0.125 * math.log(2), rel=1e-5)
 
 
 def test_boundary_hand_case_with_ignore_neighbour() -> None:

@@ -129,3 +129,20 @@ def test_cli_build_and_check(source: StratifiedSource, tmp_path: Path, capsys: p
     with pytest.raises(SystemExit) as e:
         cli_main(["manifest", "build", str(tmp_path / "nowhere"), *ds])
     assert e.value.code == 2 and "generated-images folder not found" in capsys.readouterr().err
+
+
+def test_check_decode_finds_images_cut_behind_an_intact_header(source: StratifiedSource, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    gen = tmp_path / "GEN" / "CUT"
+    img(gen / "clear_day2fog/FixDS/x1.png")
+    img(gen / "clear_day2fog/FixDS/x2.png")
+    ds = ["dataset=stratified", "dataset.source.dataset_dir=FixDS", "dataset.name=fixds", f"paths.stratified_root={source.root}", f"paths.generated_root={tmp_path}/GEN"]
+    assert cli_main(["manifest", "build", "strategy=gen_CUT", *ds, "--no-progress"]) == 0
+    cut = gen / "clear_day2fog/FixDS/x2.png"
+    data = cut.read_bytes()
+    cut.write_bytes(data[: max(60, len(data) // 2)])  # PNG signature + IHDR intact: the size check passes
+    check = ["manifest", "check", "strategy=gen_CUT", *ds, "dataset.val_fraction=0.0", "model=segformer_b0"]
+    capsys.readouterr()
+    assert cli_main(check) == 0  # the header-only check cannot see it
+    assert cli_main([*check, "--decode"]) == 1
+    out = capsys.readouterr().out
+    assert "decoded: 1 of 2 generated images" in out and "x2.png: cannot decode image" in out

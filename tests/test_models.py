@@ -275,6 +275,6 @@ def test_lr_follows_the_global_batch_by_the_configured_rule(overrides: list[str]
 def test_schedule_is_linear_warmup_then_poly_by_step() -> None:
     from prove_lightning.optim import warmup_poly_factor
 
-    f = [warmup_poly_factor(s, 100, 10, 0.1, 0.9, 0.01) for s in (0, 5, 10, 55, 100, 200)]
+    f = [warmup_poly_factor(s, 100, 10, 0.1, 0.9, 0.01, convention="prove") for s in (0, 5, 10, 55, 100, 200)]
     assert f[0] == pytest.approx(0.1) and f[1] == pytest.approx(0.55) and f[2] == pytest.approx(1.0)
     assert f[3] == pytest.approx(0.01 + 0.99 * 0.5**0.9) and f[4] == pytest.approx(0.01) and f[5] == pytest.approx(0.01)

@@ -96,7 +96,7 @@ def test_plan_gives_every_run_of_the_grid_its_status(tree) -> None:
     assert status[("baseline", "segformer_b3")] == ("to_run", "not started")
     assert status[("gen_plantest_rows", "segformer_b3_ratio0p50")][0] == "to_run"
     assert "1 generated images" in status[("gen_plantest_rows", "segformer_b3_ratio0p50")][1]
-    assert count_by_status(planned) == {"done": 1, "not_tested": 1, "locked": 1, "no_generated": 2, "no_source": 0, "to_run": 3, "conflict": 0}
+    assert count_by_status(planned) == {"done": 1, "not_tested": 1, "locked": 1, "failed": 0, "no_generated": 2, "no_source": 0, "to_run": 3, "conflict": 0}
 
 
 def test_plan_reports_extended_runs_waiting_for_their_source(tree) -> None:
@@ -114,7 +114,7 @@ def test_plan_command_prints_the_table_and_writes_json(tree, tmp_path: Path, cap
     out_json = tmp_path / "plan.json"
     assert plan_main([*overrides, "--json", str(out_json), "--status", "locked,not_tested"]) == 0
     printed = capsys.readouterr().out
-    assert "8 runs: done 1, not_tested 1, locked 1, no_generated 2, no_source 0, to_run 3" in printed
+    assert "8 runs: done 1, not_tested 1, locked 1, failed 0, no_generated 2, no_source 0, to_run 3" in printed
     assert "locked by" in printed and "demo/baseline/toycity/segformer_b3" not in printed  # filtered out
     data = json.loads(out_json.read_text())
     assert len(data["runs"]) == 8 and data["counts"]["done"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -13,23 +14,56 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from prove_lightning.errors import DataError
+from prove_lightning.errors import DataError, StorageError
+
+
+#: errors of the file system, not of the program: reported as one StorageError naming the path
+STORAGE_ERRNOS = {errno.ENOSPC: "no space left on the device (disk full)", errno.EDQUOT: "disk quota exceeded",
+                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "operation not permitted"}
+
+
+def storage_error(path: str | os.PathLike, err: OSError | str) -> StorageError:
+    """One line naming the path and what happened; the caller guarantees that nothing was overwritten."""
+    why = STORAGE_ERRNOS.get(err.errno, err.strerror or str(err)) if isinstance(err, OSError) else err
+    return StorageError(
+        f"cannot write {path}: {why}; nothing was overwritten (an earlier version of the file, if any, is intact). "
+        f"Free space or fix the permissions there, or set paths.output_root to a writable location"
+    )
+
+
+def is_storage_error(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in STORAGE_ERRNOS
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temp path in the target's folder; rename it over ``path`` only if the block succeeds."""
+    """Yield a temp path in the target's folder; rename it over ``path`` only if the block succeeds.
+
+    A read-only folder or a full disk raises StorageError naming ``path``; the temp file is removed and the
+    old ``path`` is untouched (a process killed mid-write leaves ``.<name>.*<suffix>``: see runs/checkpoints.py).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    except OSError as e:
+        if is_storage_error(e):
+            raise storage_error(path, e) from None
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as e:
+        if is_storage_error(e):
+            raise storage_error(path, e) from None
+        raise
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        try:
+            tmp_path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 @contextmanager

@@ -38,32 +38,54 @@ class CrossEntropy(nn.Module):
 
 
 class Lovasz(nn.Module):
-    """Lovasz-softmax (smp), over the classes present in the batch; ``per_image`` averages per image instead."""
+    """Lovasz-softmax (smp), over the classes present in the batch; ``per_image`` averages per image instead.
+
+    Per image, the mean runs over the images that have labelled pixels: smp's own per-image loop raises on an
+    image that is all ignore pixels, and such an image has no IoU to optimise (0 if the whole batch is ignore).
+    """
 
     def __init__(self, ignore_index: int = IGNORE_INDEX, per_image: bool = False) -> None:
         super().__init__()
         self.ignore_index = ignore_index
-        self.fn = smp.losses.LovaszLoss("multiclass", per_image=per_image, ignore_index=ignore_index, from_logits=True)
+        self.per_image = per_image
+        self.fn = smp.losses.LovaszLoss("multiclass", per_image=False, ignore_index=ignore_index, from_logits=True)
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         zero = _no_valid(logits, label, self.ignore_index)
-        return zero if zero is not None else self.fn(logits.float(), label)
+        if zero is not None:
+            return zero
+        if not self.per_image:
+            return self.fn(logits.float(), label)
+        labelled = (label != self.ignore_index).flatten(1).any(dim=1).tolist()
+        terms = [self.fn(logits[i : i + 1].float(), label[i : i + 1]) for i, ok in enumerate(labelled) if ok]
+        return torch.stack(terms).mean()
 
 
 class Focal(nn.Module):
-    """Multi-class focal loss (smp): a sigmoid focal term per class (one vs rest), mean over pixels and classes.
+    """Multi-class sigmoid focal loss (one vs rest per class, smp), mean over classes and pixels.
 
-    This is MMSeg's FocalLoss (use_sigmoid, gamma 2, alpha 0.5), not the old pipeline's softmax variant.
+    ``normalize`` says which pixels the mean runs over when a batch has ignore pixels:
+    - ``all`` (default): every pixel, ignore pixels contributing 0: MMSeg 1.x's FocalLoss (use_sigmoid, gamma 2,
+      alpha 0.5; ``valid_mask`` zeroes the ignored terms, then ``mean`` divides by N_all x C);
+    - ``valid``: only labelled pixels (smp's FocalLoss as it is); = ``all`` x N_all / N_valid.
+    The old pipeline's ``aux_focal`` was neither: a softmax focal loss (original_prove.md, row 17).
     """
 
-    def __init__(self, ignore_index: int = IGNORE_INDEX, alpha: float = 0.5, gamma: float = 2.0) -> None:
+    def __init__(self, ignore_index: int = IGNORE_INDEX, alpha: float = 0.5, gamma: float = 2.0, normalize: str = "all") -> None:
         super().__init__()
-        self.ignore_index = ignore_index
+        if normalize not in ("all", "valid"):
+            raise ValueError(f"focal normalize must be 'all' (MMSeg) or 'valid', got {normalize!r}")
+        self.ignore_index, self.normalize = ignore_index, normalize
         self.fn = smp.losses.FocalLoss("multiclass", alpha=alpha, gamma=gamma, ignore_index=ignore_index)
 
     def forward(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         zero = _no_valid(logits, label, self.ignore_index)
-        return zero if zero is not None else self.fn(logits.float(), label)
+        if zero is not None:
+            return zero
+        loss = self.fn(logits.float(), label)
+        if self.normalize == "all":
+            loss = loss * ((label != self.ignore_index).sum() / label.numel())
+        return loss
 
 
 class Boundary(nn.Module):

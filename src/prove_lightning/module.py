@@ -49,6 +49,7 @@ class SegModule(pl.LightningModule):
         test_dataset_names: Sequence[str] = (),
         batch_hooks: Sequence[Any] = (),
         val_images: int = 4,
+        model_name: str = "",
     ) -> None:
         super().__init__()
         self.net = net
@@ -61,6 +62,8 @@ class SegModule(pl.LightningModule):
         self.miou_convention = miou_convention
         self.test_dataset_names = list(test_dataset_names)
         self.batch_hooks = list(batch_hooks)
+        #: the config's model name, stored in checkpoints: resuming or testing another model's file is refused
+        self.model_name = model_name
         # how many training samples each std_* op touched (from the batches' 'augment' entries); saved in
         # checkpoints so a resumed run keeps counting, written to audit.json after training
         self.augment_counts: Counter[str] = Counter()
@@ -144,6 +147,7 @@ class SegModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["augment_counts"] = dict(self.augment_counts)
+        checkpoint["prove"] = {"model": self.model_name, "num_classes": self.num_classes}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.augment_counts = Counter(checkpoint.get("augment_counts", {}))

@@ -95,12 +95,30 @@ def build_optimizer(net: nn.Module, cfg: dict[str, Any], lr: float) -> torch.opt
     raise ConfigError(f"unknown optimizer '{name}'; use adamw or sgd")
 
 
-def warmup_poly_factor(step: int, max_steps: int, warmup_steps: int, warmup_ratio: float, power: float, min_lr_ratio: float) -> float:
-    """LR multiplier at ``step``: linear from warmup_ratio to 1 over warmup, then poly down to min_lr_ratio at max_steps."""
+def warmup_poly_factor(
+    step: int, max_steps: int, warmup_steps: int, warmup_ratio: float, power: float, min_lr_ratio: float, convention: str = "mmengine"
+) -> float:
+    """LR multiplier at ``step`` (0-based, the step the LR is used for): linear warmup, then poly decay.
+
+    ``mmengine`` (default) is MMSeg's ``LinearLR(start_factor=r, begin=0, end=W)`` + ``PolyLR(eta_min, power=p,
+    begin=W, end=M)`` step for step. Their ``end`` is exclusive (total_iters = end - begin - 1), so the warmup
+    reaches 1 at step W-1 and the decay reaches min_lr at step M-1, the last step trained::
+
+        t <  W:  r + (1 - r) * t / (W - 1)
+        t >= W:  m + (1 - m) * (1 - min(t - W, M - W - 1) / (M - W - 1)) ** p      (m = min_lr / lr)
+
+    ``prove`` is this module's rule before issue 11 (t / W and (t - W) / (M - W)): each target one step later
+    (1 at step W, min_lr at step M, which is never trained: the last step ran at m + (1-m) / (M-W) ** p).
+    """
+    if convention == "mmengine":
+        warm_span, decay_span = max(warmup_steps - 1, 1), max(max_steps - warmup_steps - 1, 1)
+    elif convention == "prove":
+        warm_span, decay_span = max(warmup_steps, 1), max(max_steps - warmup_steps, 1)
+    else:
+        raise ConfigError(f"model.scheduler.convention={convention!r}: use mmengine (MMSeg's LinearLR + PolyLR) or prove")
     if warmup_steps > 0 and step < warmup_steps:
-        return warmup_ratio + (1 - warmup_ratio) * step / warmup_steps
-    span = max(max_steps - warmup_steps, 1)
-    progress = min(max(step - warmup_steps, 0) / span, 1.0)
+        return warmup_ratio + (1 - warmup_ratio) * step / warm_span
+    progress = min(max(step - warmup_steps, 0) / decay_span, 1.0)
     return min_lr_ratio + (1 - min_lr_ratio) * (1 - progress) ** power
 
 
@@ -110,6 +128,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: dict[str, Any], max_s
     power = float(cfg.get("power", 1.0))
     min_lr = float(cfg.get("min_lr", 0.0))
     min_ratio = min_lr / base_lr if base_lr > 0 else 0.0
+    convention = str(cfg.get("convention", "mmengine"))
+    warmup_poly_factor(0, max_steps, warmup, warmup_ratio, power, min_ratio, convention)  # a bad convention fails here
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_poly_factor(step, max_steps, warmup, warmup_ratio, power, min_ratio)
+        optimizer, lambda step: warmup_poly_factor(step, max_steps, warmup, warmup_ratio, power, min_ratio, convention)
     )

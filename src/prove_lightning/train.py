@@ -17,11 +17,14 @@ from omegaconf import DictConfig
 
 from prove_lightning.cli_errors import user_errors
 from prove_lightning.config import CONF_DIR
+from prove_lightning.errors import DivergedError
 from prove_lightning.runs.locks import EXIT_LOCKED, RunLocked
 from prove_lightning.tasks.spec import build_run_spec
 from prove_lightning.tasks.train_run import run_training, summary
 
-__all__ = ["main", "run_training"]
+__all__ = ["EXIT_DIVERGED", "main", "run_training"]
+
+EXIT_DIVERGED = 3  # a run stopped by the divergence guard (= runs.divergence.EXIT_DIVERGED, which imports torch)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
@@ -36,6 +39,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         except RunLocked as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(EXIT_LOCKED) from None
+        except DivergedError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(EXIT_DIVERGED) from None
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     prove manifest build <generated folder> dataset=<name> [--method M] [--layout auto|domain_dataset|dataset_domain|flat]
     prove manifest build strategy=gen_CUT dataset=bdd10k      # folder and method from the strategy
     prove manifest check strategy=gen_CUT dataset=bdd10k      # load it like training does; print kept/dropped rows
+    prove manifest check strategy=gen_CUT dataset=bdd10k --decode   # also decode every generated image fully
 
 Arguments with '=' are config overrides (as for `prove train`): dataset=..., paths.data_root=...,
 paths.generated_root=..., manifest.* (domain aliases, checks: conf/manifest/default.yaml).
@@ -81,6 +82,7 @@ def check(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="prove manifest check", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("args", nargs="*", help="[manifest.csv] and config overrides (strategy=gen_..., dataset=..., manifest.check_sizes=sample, ...)")
+    p.add_argument("--decode", action="store_true", help="decode every generated image completely (finds files whose header is intact but whose data is cut)")
     a = p.parse_intermixed_args(argv)
     files, overrides = _split(a.args)
     if files:
@@ -99,7 +101,27 @@ def check(argv: list[str]) -> int:
     for kind in ("filtered", "dropped"):
         for reason, n in rep.get(kind, {}).items():
             print(f"  {kind} {n}: {reason}; e.g. {rep['examples'][reason][0]}")
-    return 1 if rep.get("dropped") else 0
+    undecodable = _decode_all(dm.generated_records) if a.decode else []
+    return 1 if rep.get("dropped") or undecodable else 0
+
+
+def _decode_all(records: list) -> list[str]:  # noqa: ANN001
+    """Decode each generated image fully (the header check reads only the size); print and return the failures."""
+    from prove_lightning.errors import DataError
+    from prove_lightning.io import read_image
+
+    bad = []
+    for rec in records:
+        try:
+            read_image(rec.image)
+        except DataError as e:
+            bad.append(str(e))
+    print(f"  decoded: {len(records) - len(bad)} of {len(records)} generated images" + (f"; {len(bad)} cannot be decoded:" if bad else ""))
+    for line in bad[:20]:
+        print(f"    {line}")
+    if len(bad) > 20:
+        print(f"    ... and {len(bad) - 20} more")
+    return bad
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,7 @@
     prove results --stage s1 --metric mAcc --all-steps
     prove results --run 's1/gen_*/bdd10k/*' --domain night --domain foggy --rows
     prove results --test-dataset acdc --csv acdc_rows.csv
+    prove results --rebuild                           recreate results.csv from the runs' test/step_N/*.json records
 """
 
 from __future__ import annotations
@@ -31,10 +32,21 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rows", action="store_true", help="print the matching rows (key columns + metric) instead of the pivot table")
     p.add_argument("--csv", default=None, metavar="PATH", help="write every column of the matching rows to PATH")
     p.add_argument("--no-save", action="store_true", help="do not write tables/<name>.{csv,md} under the output root")
+    p.add_argument("--rebuild", action="store_true", help="recreate results.csv from the per-test JSON files under the run directories (the old one is kept as results.csv.before-rebuild-<time>)")
     a = p.parse_args(argv)
     from prove_lightning.evaluation.results import STORE_NAME  # pandas only, no torch
 
     root = Path(a.output_root or os.environ.get("PROVE_OUTPUT_ROOT", "outputs"))
+    if a.rebuild:
+        from prove_lightning.evaluation.rebuild import rebuild_store
+
+        if not root.is_dir():
+            raise ConfigError(f"--rebuild: no output root at {root}; pass --output-root or set PROVE_OUTPUT_ROOT")
+        out = rebuild_store(root)
+        print(f"rebuilt {out['store']}: {out['rows']} rows from {out['records']} test records" + (f"; the old store is {out['backup']}" if out["backup"] else ""))
+        for line in out["skipped"]:
+            print(f"  skipped {line}")
+        return 1 if out["skipped"] else 0
     if not (root / STORE_NAME).is_file():
         raise ConfigError(f"no results store at {root / STORE_NAME}; pass --output-root or set PROVE_OUTPUT_ROOT")
 

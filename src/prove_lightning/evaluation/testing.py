@@ -26,6 +26,9 @@ def load_weights(module: pl.LightningModule, ckpt_path: str | Path) -> int:
     path = Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(f"checkpoint not found: {path}; pass ckpt_path=<file> or run_dir=<run directory with checkpoints/>")
+    from prove_lightning.runs.checkpoints import check_or_raise
+
+    check_or_raise(path, module, option="checkpoint")  # truncated, non-finite or another model's: one clear error
     with gc_paused():  # io.gc_paused: seconds of GC passes otherwise
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     module.load_state_dict(ckpt["state_dict"])

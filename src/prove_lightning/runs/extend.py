@@ -37,7 +37,7 @@ def plan_extension(rule: str, stage: str, new_max: int, source: SourceRun) -> tu
         )
     scheduler: dict[str, Any] = {}
     if rule == "restart":
-        # warmup_poly_factor is 1.0 before warmup_steps and poly over (max_steps - warmup_steps) after it:
+        # warmup_poly_factor is 1.0 before warmup_steps (ratio 1) and poly from warmup_steps to max_steps after it:
         # with warmup_steps = the resume step this is a warmup-free poly from the base LR over the new horizon
         scheduler = {"warmup_steps": old_max, "warmup_ratio": 1.0}
     info = {"source_stage": source.stage, "source_ckpt": str(source.final_ckpt), "from_step": old_max, "to_step": new_max, "lr_rule": rule}

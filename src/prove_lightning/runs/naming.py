@@ -32,8 +32,15 @@ def run_relpath(
     else:
         strat = strategy if not augment or augment == "none" else f"{strategy}+{augment}"
     leaf = model
-    if ratio is not None and float(ratio) < 1.0:
-        leaf += f"_{ratio_tag(float(ratio))}"
+    if ratio is not None:
+        try:
+            value = float(ratio)
+        except (TypeError, ValueError):
+            from prove_lightning.errors import ConfigError
+
+            raise ConfigError(f"strategy.ratio={ratio}: must be a number in [0, 1] (the real fraction of each batch), e.g. strategy.ratio=0.5") from None
+        if value < 1.0:
+            leaf += f"_{ratio_tag(value)}"
     if loss and loss != "ce":
         leaf += f"_{loss}"
     if seed is not None and default_seed is not None and int(seed) != int(default_seed):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from prove_lightning.data.manifest import dataset_key
+from prove_lightning.runs import status as run_status
 from prove_lightning.runs.identity import describe, differences
 from prove_lightning.runs.locks import lock_status
 from prove_lightning.runs.spec import GeneratedSetting, RunSpec, SourceRun
@@ -25,9 +26,10 @@ NOT_TESTED = "not_tested"  # final checkpoint exists, some test set has no resul
 LOCKED = "locked"  # a live process holds the run lock
 NO_GENERATED = "no_generated"  # gen_* strategy whose manifest has no rows for this dataset
 NO_SOURCE = "no_source"  # extended / cross-dataset run whose source run is not finished
+FAILED = "failed"  # <run_dir>/status.json marks it failed (it diverged): skipped until preflight.retry_failed=true
 TO_RUN = "to_run"
 CONFLICT = "conflict"  # the run directory holds a run of another identity or other training settings
-STATUSES = (DONE, NOT_TESTED, LOCKED, NO_GENERATED, NO_SOURCE, TO_RUN, CONFLICT)
+STATUSES = (DONE, NOT_TESTED, LOCKED, FAILED, NO_GENERATED, NO_SOURCE, TO_RUN, CONFLICT)
 
 
 class ResultsIndex:
@@ -140,6 +142,11 @@ def check_run(spec: RunSpec, tested: ResultsIndex, check_lock: bool = True) -> C
         else:
             detail = "no results for " + "; ".join(f"step {s} on {', '.join(m)}" for s, m in missing.items())
         return Check(NOT_TESTED, f"{final.name} exists; {detail}", run_dir, run_id, "test", src)
+
+    failed = run_status.read_failed(run_dir)
+    if failed is not None and not spec.preflight.get("retry_failed", False):
+        fix = "lower model.lr (or fix the data), then relaunch with preflight.retry_failed=true"
+        return Check(FAILED, f"{run_status.describe(failed)} ({run_status.status_path(run_dir)}); {fix}", run_dir, run_id, "skip", src)
 
     n_gen, where = generated_rows(spec.generated)
     if n_gen == 0:

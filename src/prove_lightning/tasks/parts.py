@@ -28,11 +28,17 @@ def build_trainer(config: Mapping[str, Any], callbacks: list[Any] | None = None)
 
     callbacks = (callbacks or []) + [instantiate(c) for c in (config.get("callbacks") or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (config.get("logger") or {}).values() if c is not None]
-    trainer = config["trainer"]
+    trainer = dict(config["trainer"])
+    detect = bool(trainer.pop("detect_divergence", True))  # ours, not a Trainer flag
+    if detect:
+        from prove_lightning.runs.divergence import DivergenceGuard
+
+        div = config.get("divergence") or {}
+        callbacks.insert(0, DivergenceGuard(config["run_dir"], div.get("loss_spike_factor"), div.get("window", 50)))
     overrides: dict[str, Any] = {}
     if trainer["val_check_interval"] > trainer["max_steps"]:
         overrides["val_check_interval"] = int(trainer["max_steps"])
-    plugins: list[Any] = [AtomicCheckpointIO()]
+    plugins: list[Any] = [AtomicCheckpointIO(refuse_nonfinite=detect)]
     if SLURMEnvironment.detect():
         # requeueing is submitit's job (or the scheduler's); callbacks.preemption saves last.ckpt for it
         plugins.append(SLURMEnvironment(auto_requeue=False))

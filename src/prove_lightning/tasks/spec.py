@@ -120,12 +120,10 @@ def generated_setting(cfg: DictConfig, dataset: str) -> GeneratedSetting | None:
 
 
 def validate(cfg: DictConfig) -> None:
-    if int(cfg.trainer.max_steps) <= 0:
-        raise ConfigError(f"trainer.max_steps must be a positive number of steps, got {cfg.trainer.max_steps}")
-    if int(cfg.trainer.val_check_interval) <= 0:
-        raise ConfigError(f"trainer.val_check_interval must be > 0, got {cfg.trainer.val_check_interval}")
-    if int(cfg.data.batch_size) <= 0:
-        raise ConfigError(f"data.batch_size must be > 0, got {cfg.data.batch_size}")
+    """Every config value a run reads, checked before the RunSpec is built (validation.py)."""
+    from prove_lightning.validation import validate_train_config
+
+    validate_train_config(cfg)
 
 
 def build_run_spec(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSpec:

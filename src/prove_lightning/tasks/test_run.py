@@ -73,6 +73,7 @@ def test_checkpoint(
             "predictions": writer.summary(t) if writer else None,
             "confusion_matrix": {d: cm[DOMAINS.index(d)].tolist() for d in per_domain if d != "all"},
             "domains": per_domain,
+            "identity": dict(spec.row_identity),  # so `prove results --rebuild` makes the same rows from this file alone
         }
         atomic_write_json(spec.run_dir.test_json(step, ts.name), record)
         write_per_image(per_image_path(spec.run_dir.test_json(step, ts.name)), *module.test_per_image[t], class_names)

@@ -16,11 +16,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.config import instantiate
-from prove_lightning.errors import ConfigError
+from prove_lightning.errors import ConfigError, DivergedError
 from prove_lightning.io import atomic_write_json, atomic_write_text
 from prove_lightning.runs.locks import RunLock, RunLocked
 from prove_lightning.runs import ddp
-from prove_lightning.runs.preflight import CONFLICT, DONE, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs import status as run_status
+from prove_lightning.runs.preflight import CONFLICT, DONE, FAILED, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
 from prove_lightning.runs.ranks import Decider, detect_role
 from prove_lightning.runs.spec import RunSpec
 from prove_lightning.runs.version import code_version
@@ -30,15 +31,23 @@ from prove_lightning.tasks.store import results_index
 log = logging.getLogger("prove_lightning.train")
 
 
-def find_resume_checkpoint(spec: RunSpec, check: Check | None = None) -> str | None:
-    """ckpt_path if given, else the run's own last.ckpt, else (extended stages) the source run's final checkpoint."""
+def find_resume_checkpoint(spec: RunSpec, check: Check | None = None, module: Any = None) -> str | None:
+    """ckpt_path if given, else the run's newest valid own checkpoint, else (extended stages) the source run's final one.
+
+    Every checkpoint is checked first (runs/checkpoints.py): a bad own one is moved aside, a bad named one is an error.
+    """
+    from prove_lightning.runs import checkpoints
+
     if spec.ckpt_path:
         if not Path(spec.ckpt_path).is_file():
             raise ConfigError(f"ckpt_path={spec.ckpt_path} does not exist; drop it to resume from {spec.run_dir.last_ckpt}")
+        checkpoints.check_or_raise(spec.ckpt_path, module)
         return spec.ckpt_path
-    if spec.run_dir.last_ckpt.is_file():
-        return str(spec.run_dir.last_ckpt)
+    own = checkpoints.resume_checkpoint(spec.run_dir.path, module)
+    if own:
+        return own
     if check is not None and check.source is not None and check.source.mode == "extend":
+        checkpoints.check_or_raise(check.source.final_ckpt, module, option=f"source run checkpoint ({check.source.stage})")
         return str(check.source.final_ckpt)
     return None
 
@@ -55,6 +64,10 @@ def save_run_files(spec: RunSpec) -> None:
     if changes is None or changes or not spec.run_dir.identity_json.is_file():
         record(spec, changes)
     atomic_write_json(spec.run_dir.version_json, code_version())
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():  # the launch's command-line overrides (Hydra writes no .hydra/: conf/hydra/default.yaml)
+        atomic_write_text(spec.run_dir.path / "overrides.yaml", OmegaConf.to_yaml(HydraConfig.get().overrides.task))
 
 
 def run_training(cfg: DictConfig | RunSpec, extra_callbacks: list[Any] | None = None, in_sweep: bool = False) -> dict[str, Any]:
@@ -90,12 +103,19 @@ def _decide_and_run(spec: RunSpec, extra_callbacks: list[Any] | None, in_sweep: 
             if _skip(spec, check, in_sweep):
                 return result
             took_over = getattr(lock, "took_over", None)
+            if pre.get("retry_failed", False):
+                run_status.clear(spec.run_dir.path)
             result.update(_execute(spec, check, extra_callbacks, took_over, decider=decider))
     except RunLocked as err:
         if not in_sweep:
             raise
         log.warning("skipping %s: %s", spec.run_id, err)
         result.update(status=LOCKED, detail=str(err))
+    except DivergedError as err:
+        if not in_sweep:
+            raise
+        log.error("%s: %s", spec.run_id, err)  # the sweep goes on with its next run
+        result.update(status=FAILED, detail=str(err))
     return result
 
 
@@ -110,6 +130,8 @@ def _skip(spec: RunSpec, check: Check, in_sweep: bool) -> bool:
             f"(debug=fast for a smoke run, another paths.output_root), delete {spec.run_dir.path} to start over, or "
             f"continue it with the new settings by allow_config_change=true (recorded in {spec.run_dir.history.name})"
         )
+    if check.status == FAILED and not in_sweep:
+        raise ConfigError(f"{spec.run_id}: {check.detail}")
     if check.status in (NO_GENERATED, NO_SOURCE) and not in_sweep:
         fix = "build the manifest first (prove manifest build) or pick another strategy" if check.status == NO_GENERATED else "run the source stage first"
         raise ConfigError(f"{spec.run_id}: {check.detail}; {fix}")
@@ -150,6 +172,10 @@ def _execute(
     datamodule = instantiate(config["data"])
     datamodule.index()
     static: dict[str, Any] = {}
+    module = resume = None
+    if action == "train":  # the checkpoint to resume from is checked before anything of the run is written
+        module = build_module(config, datamodule.test_dataset_names)
+        resume = find_resume_checkpoint(spec, check, module) if decides else decision.get("resume")  # type: ignore[union-attr]
     if action != "test" and decides:  # a test-only job keeps the training run's config.yaml and audit.json as they are
         save_run_files(spec)
         static = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
@@ -162,11 +188,9 @@ def _execute(
     if action == "evaluate":
         final = check.source.final_ckpt  # type: ignore[union-attr]
     elif action == "train":
-        module = build_module(config, datamodule.test_dataset_names)
         # what the data pipeline is set up to do, plus (filled while training) what the loaded batches held
         static["batch_augment"] = describe_hooks(getattr(module, "batch_hooks", []))
         audit = PipelineAudit(spec.run_dir.audit_json, static, expected_real=datamodule.expected_real)
-        resume = find_resume_checkpoint(spec, check) if decides else decision.get("resume")  # type: ignore[union-attr]
         if not resume and decides:
             audit.write()  # a resumed run rewrites it once its counters are restored (on_fit_start)
         trainer = build_trainer(config, [audit, *callbacks])
