@@ -9,7 +9,7 @@ Cityscapes-size synthetic PNGs (2048x1024 RGB image + 8-bit labelIds, PIL's defa
     palette indices exact), the dataset's LabelMapping, data.transforms.TrainPipeline with the crop of
     conf/dataset/cityscapes.yaml's train_pipeline (or --crop; 512x1024 is MMSeg's Cityscapes crop), tensors.
   - MMSeg's way: mmcv's loading (file bytes -> cv2.imdecode for the image; PIL for the label: LoadAnnotations'
-    default backend), the same label mapping, then data/transforms_reference.py (whole-image resize, then crop,
+    default backend), the same label mapping, then tests/transforms_reference.py (whole-image resize, then crop,
     np.unique crop check, float32 photometric steps: MMSeg's transforms re-implemented; MMSeg is never imported).
 One process, one thread; variants interleaved sample by sample; CPU time (process_time) per round, and the
 paired per-round ratios' median with a 90% bootstrap interval. Targets: ours <= 1.10x cv2 decode (upper end of
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,9 +33,11 @@ from _common import Figure, emit, load_avg, median_spread, ratio_interval
 from prove_lightning.data.labels import get_label_mapping
 from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.data.transforms import build_pipeline
-from prove_lightning.data.transforms_reference import ResizeThenCropPipeline
 from prove_lightning.data.dataset import SegDataset
 from prove_lightning.data.records import SampleRecord
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the oracle lives with the tests that use it
+from transforms_reference import ResizeThenCropPipeline  # noqa: E402
 
 
 def synth_pair(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The crop-first train pipeline against the MMSeg recipe done literally (data/transforms_reference.py).
+"""The crop-first train pipeline against the MMSeg recipe done literally (tests/transforms_reference.py).
 
 Same generator -> same sample: labels exactly, images to bilinear rounding; plus the recipe's semantics one by
 one (target scale int(scale * ratio), cat_max_ratio with '>= 2 classes' and the last re-draw unchecked, pad
@@ -13,7 +13,7 @@ import pytest
 
 from prove_lightning.data.transforms import PhotoMetricDistortion, TrainPipeline, build_pipeline
 from prove_lightning.data.transforms import TestPipeline as EvalPipeline
-from prove_lightning.data.transforms_reference import LiteralPhotoMetricDistortion, ResizeThenCropPipeline
+from transforms_reference import LiteralPhotoMetricDistortion, ResizeThenCropPipeline
 
 
 @pytest.fixture(scope="module")

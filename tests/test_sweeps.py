@@ -228,7 +228,7 @@ def test_a_new_strategy_file_joins_every_all_strategies_grid_without_editing_a_s
 
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)
-    (conf / "strategy" / "gen_NewMethod.yaml").write_text("defaults:\n  - base/gen@_here_\n  - _self_\nmethod: NewMethod\n")
+    (conf / "strategy" / "gen_NewMethod.yaml").write_text("defaults:\n  - /shared/strategy_gen@_here_\n  - _self_\nmethod: NewMethod\n")
     monkeypatch.setattr(plan, "CONF_DIR", conf)
     narrow = ["model=pspnet_r50", "dataset=bdd10k_stratified"]
     assert _values(plan.expand_sweep(["sweep=s1", *narrow]), "strategy") == ALL26 | {"gen_NewMethod"}

@@ -96,7 +96,7 @@ def test_plan_gives_every_run_of_the_grid_its_status(tree) -> None:
     assert status[("baseline", "segformer_b3")] == ("to_run", "not started")
     assert status[("gen_plantest_rows", "segformer_b3_ratio0p50")][0] == "to_run"
     assert "1 generated images" in status[("gen_plantest_rows", "segformer_b3_ratio0p50")][1]
-    assert count_by_status(planned) == {"done": 1, "not_tested": 1, "locked": 1, "failed": 0, "no_generated": 2, "no_source": 0, "to_run": 3}
+    assert count_by_status(planned) == {"done": 1, "not_tested": 1, "locked": 1, "failed": 0, "no_generated": 2, "no_source": 0, "to_run": 3, "conflict": 0}
 
 
 def test_plan_reports_extended_runs_waiting_for_their_source(tree) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from prove_lightning.data.domains import ADVERSE_DOMAINS, DOMAINS
-from prove_lightning.evaluation.results import filter_results, read_results
+from prove_lightning.evaluation.results import STORE_NAME, filter_results, read_results
 from prove_lightning.io import atomic_write_text
 
 METRICS = ("mIoU", "mAcc", "aAcc", "fwIoU")
@@ -65,7 +65,7 @@ def print_table(
     stages = [stage] if isinstance(stage, str) else list(stage or [])
     if table.empty:
         given = {k: v for k, v in {"stage": stage, **filters}.items() if v is not None}
-        print(f"no results in {Path(output_root) / 'results.csv'}" + (f" matching {given}" if given else ""))
+        print(f"no results in {Path(output_root) / STORE_NAME}" + (f" matching {given}" if given else ""))
         return table
     stage = "+".join(stages) if stages else None
     with pd.option_context("display.width", 220, "display.max_columns", 40):

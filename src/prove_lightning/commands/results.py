@@ -34,6 +34,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-save", action="store_true", help="do not write tables/<name>.{csv,md} under the output root")
     p.add_argument("--rebuild", action="store_true", help="recreate results.csv from the per-test JSON files under the run directories (the old one is kept as results.csv.before-rebuild-<time>)")
     a = p.parse_args(argv)
+    from prove_lightning.evaluation.results import STORE_NAME  # pandas only, no torch
+
     root = Path(a.output_root or os.environ.get("PROVE_OUTPUT_ROOT", "outputs"))
     if a.rebuild:
         from prove_lightning.evaluation.rebuild import rebuild_store
@@ -45,8 +47,8 @@ def main(argv: list[str]) -> int:
         for line in out["skipped"]:
             print(f"  skipped {line}")
         return 1 if out["skipped"] else 0
-    if not (root / "results.csv").is_file():
-        raise ConfigError(f"no results store at {root / 'results.csv'}; pass --output-root or set PROVE_OUTPUT_ROOT")
+    if not (root / STORE_NAME).is_file():
+        raise ConfigError(f"no results store at {root / STORE_NAME}; pass --output-root or set PROVE_OUTPUT_ROOT")
 
     import pandas as pd
 

@@ -4,7 +4,7 @@ The train pipeline is MMSeg's recipe as the old pipeline ran it (RandomResize of
 RandomCrop with cat_max_ratio 0.75, Pad 0 / 255, RandomFlip 0.5, PhotoMetricDistortion), but it picks the
 crop window first and resamples only that window, so a 2048x1024 sample costs about 1.08x its decode
 (benchmarks/bench_train_pipeline.py). It draws the same random numbers as the literal recipe in
-data/transforms_reference.py and gives the same sample (tests/test_datasets_transforms.py).
+tests/transforms_reference.py and gives the same sample (tests/test_datasets_transforms.py).
 Explicit generators make a sample a pure function of (seed, step, slot): resume and worker count do not
 change what the model sees.
 """
@@ -92,7 +92,7 @@ class TrainPipeline:
     than 2 classes, a new offset is drawn (at most ``crop_tries`` checks; the last draw is then used
     unchecked); pad to the crop size with 0 (image) / 255 (label); flip with p=0.5. Only the crop window is
     resampled (cv2.resize's pixel-centre mapping; nearest for labels), so the output equals
-    resize-then-crop (labels exactly, images to bilinear rounding: data/transforms_reference.py, tests).
+    resize-then-crop (labels exactly, images to bilinear rounding: tests/transforms_reference.py, tests).
     """
 
     scale: tuple[int, int] = (2048, 1024)  # MMSeg's (w, h); with keep_ratio only (long, short) matters

@@ -6,7 +6,6 @@ Weights never come from a hub implicitly: the network is built with ``encoder_we
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import segmentation_models_pytorch as smp
@@ -17,11 +16,6 @@ from prove_lightning.errors import ConfigError
 from prove_lightning.models.heads import FCNHead
 from prove_lightning.models.net import SegNet
 from prove_lightning.models.weights import load_pretrained
-
-
-def load_backbone_weights(encoder: nn.Module, weights_path: str | Path | None, model_name: str) -> None:
-    """Load a local encoder state dict into ``encoder``; a clear error says which file is expected where."""
-    load_pretrained(encoder, weights_path, model_name, hub=None)
 
 
 def smp_hub_entry(encoder_name: str) -> dict[str, Any] | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def ratio_tag(ratio: float) -> str:
     return f"ratio{ratio:.2f}".replace(".", "p")
@@ -48,11 +46,3 @@ def run_relpath(
     if seed is not None and default_seed is not None and int(seed) != int(default_seed):
         leaf += f"_seed{int(seed)}"
     return f"{stage}/{strat}/{dataset}/{leaf}"
-
-
-def run_dir(output_root: str | Path, **parts: object) -> Path:
-    return Path(output_root) / run_relpath(**parts)  # type: ignore[arg-type]
-
-
-def run_id_from_relpath(relpath: str) -> str:
-    return relpath.replace("/", ":")

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 from prove_lightning.data.manifest import dataset_key
 from prove_lightning.runs import status as run_status
+from prove_lightning.runs.identity import describe, differences
 from prove_lightning.runs.locks import lock_status
 from prove_lightning.runs.spec import GeneratedSetting, RunSpec, SourceRun
 
@@ -27,7 +28,8 @@ NO_GENERATED = "no_generated"  # gen_* strategy whose manifest has no rows for t
 NO_SOURCE = "no_source"  # extended / cross-dataset run whose source run is not finished
 FAILED = "failed"  # <run_dir>/status.json marks it failed (it diverged): skipped until preflight.retry_failed=true
 TO_RUN = "to_run"
-STATUSES = (DONE, NOT_TESTED, LOCKED, FAILED, NO_GENERATED, NO_SOURCE, TO_RUN)
+CONFLICT = "conflict"  # the run directory holds a run of another identity or other training settings
+STATUSES = (DONE, NOT_TESTED, LOCKED, FAILED, NO_GENERATED, NO_SOURCE, TO_RUN, CONFLICT)
 
 
 class ResultsIndex:
@@ -113,6 +115,11 @@ def check_run(spec: RunSpec, tested: ResultsIndex, check_lock: bool = True) -> C
         lock = lock_status(run_dir, stale_after)
         if lock is not None and lock[0] == "locked":
             return Check(LOCKED, f"locked by {lock[1]}", run_dir, run_id, "skip", src)
+
+    if not spec.allow_config_change:
+        diffs = differences(spec)
+        if diffs:
+            return Check(CONFLICT, f"{run_dir} holds a run with other settings: {describe(diffs)}", run_dir, run_id, "skip", src)
 
     if src is not None and src.mode == "evaluate":
         if not src.finished:

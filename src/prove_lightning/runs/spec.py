@@ -139,17 +139,20 @@ class RunSpec:
     run_suffix: str
     max_steps: int
     run_id: str  # the relative run path
-    output_root: Path
+    output_root: Path  # the run root: run directories and results.csv (paths.output_root, or its debug/<mode>/)
     run_dir: RunDir
     test_sets: tuple[TestSetConfig, ...]
     source: SourceRun | None = None
     generated: GeneratedSetting | None = None
     extend_lr: str = "recompute"
+    #: an extended stage's continuation of its source (audit.json "extension"); None for other runs
+    extension: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
     #: stage.test_checkpoints (final | all | [steps]) and the interval checkpoints are saved at
     test_checkpoints: Any = "final"
     checkpoint_interval: int = 0
     ckpt_path: str | None = None
     test_after_training: bool = True
+    allow_config_change: bool = False  # continue a run directory whose recorded settings differ (runs/identity.py)
     preflight: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: the resolved config (plain containers) the run's parts are built from and config.yaml is written from
     config: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)

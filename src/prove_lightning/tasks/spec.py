@@ -87,13 +87,18 @@ def source_run(cfg: DictConfig, run_id: str, run_suffix: str) -> SourceRun | Non
     _, rest = run_id.split("/", 1)
     if run_suffix and rest.endswith(run_suffix):
         rest = rest[: -len(run_suffix)]
-    return SourceRun(stage=str(src_stage), mode=mode, run_dir=Path(cfg.paths.output_root) / str(src_stage) / rest)
+    return SourceRun(stage=str(src_stage), mode=mode, run_dir=run_root(cfg) / str(src_stage) / rest)
+
+
+def run_root(cfg: DictConfig) -> Path:
+    """Where the run directories and results.csv of this job lie: paths.output_root, or its debug/<mode>/ folder."""
+    return Path(str(_sel(cfg, "run_root") or cfg.paths.output_root))
 
 
 def generated_setting(cfg: DictConfig, dataset: str) -> GeneratedSetting | None:
     """Where this run's generated images come from, or None when it uses none (baseline, std_*, ratio 1.0).
 
-    Contract with the strategy configs (conf/strategy/base/gen.yaml): a strategy that mixes generated images
+    Contract with the strategy configs (conf/shared/strategy_gen.yaml): a strategy that mixes generated images
     sets ``strategy.manifest`` (the manifest CSV; null for a pool that needs none, as the noise ablation's);
     ``strategy.ratio`` 1.0 means real only; ``strategy.domains`` (optional) keeps only generated rows of those
     domains; ``strategy.generator`` with ``dataset.generate_missing`` writes a missing manifest on first use.
@@ -137,6 +142,16 @@ def build_run_spec(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSpe
     config.setdefault("data", {})["test_sources"] = [t.dataset["source"] for t in tests]
     ratio = _sel(cfg, "strategy.ratio")
     pre = _sel(cfg, "preflight") or {}
+    source = source_run(cfg, run_id, suffix)
+    extend_lr = str(_sel(cfg, "stage.extend_lr", "recompute"))
+    extension = None
+    if source is not None and source.mode == "extend" and source.max_steps is not None:
+        from prove_lightning.runs.extend import plan_extension
+
+        # the schedule over the new horizon is part of the run's config (config.yaml records it)
+        extension, scheduler = plan_extension(extend_lr, str(cfg.stage.name), int(cfg.trainer.max_steps), source)
+        config["model"].setdefault("scheduler", {}).update(scheduler)
+        config["module"]["scheduler"] = dict(config["model"]["scheduler"])
     return RunSpec(
         stage=str(cfg.stage.name),
         strategy=str(cfg.strategy.name),
@@ -149,16 +164,18 @@ def build_run_spec(cfg: DictConfig, run_dir: str | Path | None = None) -> RunSpe
         run_suffix=suffix,
         max_steps=int(cfg.trainer.max_steps),
         run_id=run_id,
-        output_root=Path(str(cfg.paths.output_root)),
+        output_root=run_root(cfg),
         run_dir=RunDir(where),
         test_sets=tuple(tests),
-        source=source_run(cfg, run_id, suffix),
+        source=source,
         generated=generated_setting(cfg, dataset),
-        extend_lr=str(_sel(cfg, "stage.extend_lr", "recompute")),
+        extend_lr=extend_lr,
+        extension=extension,
         test_checkpoints=_plain(_sel(cfg, "stage.test_checkpoints", "final")),
         checkpoint_interval=int(_sel(cfg, "stage.checkpoint_interval", 0) or 0),
         ckpt_path=str(cfg.ckpt_path) if _sel(cfg, "ckpt_path") else None,
         test_after_training=bool(_sel(cfg, "test_after_training", True)),
+        allow_config_change=bool(_sel(cfg, "allow_config_change", False)),
         preflight=OmegaConf.to_container(pre, resolve=True) if isinstance(pre, DictConfig) else dict(pre),
         config=config,
     )

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from prove_lightning.data.domains import DOMAINS
 from prove_lightning.evaluation.per_image import per_image_path, write_per_image
@@ -16,21 +15,11 @@ from prove_lightning.evaluation.results import ResultsStore
 from prove_lightning.evaluation.testing import class_names_for, load_weights, per_domain_metrics, result_rows, run_test_loop
 from prove_lightning.evaluation.testsets import TestSet
 from prove_lightning.io import atomic_write_json
+from prove_lightning.runs.identity import config_hash
 from prove_lightning.runs.spec import RunSpec
 from prove_lightning.runs.version import code_version
 from prove_lightning.tasks.parts import build_module
 from prove_lightning.tasks.testsets import resolve_test_sets
-
-#: parts of a resolved config that say where and how a job ran, not what it trained
-NOT_HASHED = ("paths", "run_dir", "hydra", "ckpt_path", "test_after_training")
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """Hash of the run's resolved config without paths, run location and invocation flags: same experiment, same hash."""
-    node = {k: v for k, v in dict(config).items() if k not in NOT_HASHED}
-    blob = json.dumps(node, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:12]
-
 
 def _train_code_version(spec: RunSpec) -> str | None:
     try:

@@ -8,7 +8,6 @@ exits with status 75 (single run) or is skipped (sweep).
 
 from __future__ import annotations
 
-import copy
 import logging
 import sys
 from contextlib import nullcontext
@@ -24,7 +23,7 @@ from prove_lightning.runs.joblog import run_context
 from prove_lightning.runs.locks import RunLock, RunLocked
 from prove_lightning.runs import ddp
 from prove_lightning.runs import status as run_status
-from prove_lightning.runs.preflight import DONE, FAILED, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
+from prove_lightning.runs.preflight import CONFLICT, DONE, FAILED, LOCKED, NO_GENERATED, NO_SOURCE, Check, check_run
 from prove_lightning.runs.ranks import Decider, detect_role
 from prove_lightning.runs.spec import RunSpec
 from prove_lightning.runs.version import code_version
@@ -55,9 +54,17 @@ def find_resume_checkpoint(spec: RunSpec, check: Check | None = None, module: An
     return None
 
 
-def save_run_files(spec: RunSpec, config: dict[str, Any]) -> None:
+def save_run_files(spec: RunSpec) -> None:
+    """config.yaml, identity.json, version.json. A recorded config.yaml is rewritten only for a deliberate
+    change (allow_config_change=true), which history.jsonl records; pre-flight stopped every other one."""
+    from prove_lightning.runs.identity import differences, record
+
     spec.run_dir.path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(spec.run_dir.config_yaml, OmegaConf.to_yaml(OmegaConf.create(config)))
+    changes = differences(spec) if spec.run_dir.config_yaml.is_file() else None
+    if changes is None or changes:
+        atomic_write_text(spec.run_dir.config_yaml, OmegaConf.to_yaml(OmegaConf.create(dict(spec.config))))
+    if changes is None or changes or not spec.run_dir.identity_json.is_file():
+        record(spec, changes)
     atomic_write_json(spec.run_dir.version_json, code_version())
     from hydra.core.hydra_config import HydraConfig
 
@@ -120,6 +127,12 @@ def _skip(spec: RunSpec, check: Check, in_sweep: bool) -> bool:
         return False
     if check.status == DONE and not spec.preflight.get("skip_done", True):
         return False
+    if check.status == CONFLICT and not in_sweep:
+        raise ConfigError(
+            f"{spec.run_id}: {check.detail}. A run directory holds one run: give this one its own place "
+            f"(debug=fast for a smoke run, another paths.output_root), delete {spec.run_dir.path} to start over, or "
+            f"continue it with the new settings by allow_config_change=true (recorded in {spec.run_dir.history.name})"
+        )
     if check.status == FAILED and not in_sweep:
         raise ConfigError(f"{spec.run_id}: {check.detail}")
     if check.status in (NO_GENERATED, NO_SOURCE) and not in_sweep:
@@ -128,19 +141,6 @@ def _skip(spec: RunSpec, check: Check, in_sweep: bool) -> bool:
     log.warning("skipping %s: %s (%s)", spec.run_id, check.status, check.detail)
     print(f"{spec.run_id}: {check.status}, nothing to do ({check.detail})")
     return True
-
-
-def _with_extension(spec: RunSpec, check: Check) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The config the parts are built from: the spec's, with an extended stage's schedule rule applied."""
-    config = copy.deepcopy(dict(spec.config))
-    if check.source is None or check.source.mode != "extend":
-        return config, None
-    from prove_lightning.runs.extend import plan_extension
-
-    info, scheduler = plan_extension(spec.extend_lr, spec.stage, spec.max_steps, check.source)
-    config["model"].setdefault("scheduler", {}).update(scheduler)
-    config["module"]["scheduler"] = config["model"]["scheduler"]
-    return config, info
 
 
 def _execute(
@@ -168,7 +168,8 @@ def _execute(
     if decides and action != "train" and decider is not None:
         decider.announce(action, check.status, check.detail)  # the other ranks have nothing to do: rank 0 tests alone
     callbacks = list(extra_callbacks or [])
-    config, extension = _with_extension(spec, check)
+    config = spec.config
+    extension = spec.extension if check.source is not None and check.source.mode == "extend" else None
     if extension:
         callbacks.append(ScheduleHorizon())
     pl.seed_everything(spec.seed, workers=True, verbose=False)
@@ -180,7 +181,7 @@ def _execute(
         module = build_module(config, datamodule.test_dataset_names)
         resume = find_resume_checkpoint(spec, check, module) if decides else decision.get("resume")  # type: ignore[union-attr]
     if action != "test" and decides:  # a test-only job keeps the training run's config.yaml and audit.json as they are
-        save_run_files(spec, config)
+        save_run_files(spec)
         static = datamodule.describe() | {"preflight": {"status": check.status, "action": action, "detail": check.detail, "took_over_lock": took_over}}
         if extension:
             static["extension"] = extension

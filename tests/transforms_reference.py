@@ -4,7 +4,7 @@ It draws the same random numbers in the same order as :class:`~prove_lightning.d
 but computes everything the plain way (whole-image cv2.resize, np.unique class counts, float32 photometric
 arithmetic with clip-and-truncate after each step, two HSV round trips), so it is the oracle our crop-first
 pipeline is tested against (labels exactly, images to bilinear rounding) and the "naive" variant that
-benchmarks/bench_train_pipeline.py times beside ours. Not used in training.
+benchmarks/bench_train_pipeline.py times beside ours. Not used in training (so it lives with the tests).
 """
 
 from __future__ import annotations
