@@ -266,7 +266,7 @@ class SegModule(pl.LightningModule):
     def _log_prediction_grid(self) -> None:
         if not self._viz_rows or self.trainer.sanity_checking or self.global_rank != 0:
             return
-        from prove_lightning.runs.loggers import log_image
+        from prove_lightning.evaluation.visualize import log_image
 
         grid = prediction_grid([self._viz_rows[k] for k in sorted(self._viz_rows)])
         log_image(self.loggers, "val/predictions", grid, self.global_step)

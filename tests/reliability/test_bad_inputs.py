@@ -154,7 +154,7 @@ def _guard_in_process(base, overrides: list[str], out: Path) -> tuple[int, str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from prove_lightning.runs.launch_guard import LaunchGuard
+    from prove_lightning.tasks.launch_guard import LaunchGuard
 
     cfg = OmegaConf.create(OmegaConf.to_container(base))  # unresolved copy (the run_dir interpolation stays live)
     cfg.paths.output_root = str(out)
@@ -173,7 +173,7 @@ def _guard_in_process(base, overrides: list[str], out: Path) -> tuple[int, str]:
 
 def _guard_cli_fallback(overrides: list[str], out: Path) -> tuple[int, str]:
     from prove_lightning.config import compose
-    from prove_lightning.runs.launch_guard import LaunchGuard
+    from prove_lightning.tasks.launch_guard import LaunchGuard
     import contextlib
     import io
 

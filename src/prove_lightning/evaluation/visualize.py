@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -62,3 +62,14 @@ def prediction_grid(rows: Sequence[np.ndarray]) -> np.ndarray:
             out.append(np.full((GAP, width, 3), 255, dtype=np.uint8))
         out.append(r)
     return np.concatenate(out, axis=0)
+
+def log_image(loggers: Iterable[Any], tag: str, image: Any, step: int) -> None:
+    """An (H, W, 3) uint8 image to each logger that takes images: TensorBoard, MLflow, W&B (CSV takes none)."""
+    for lg in loggers:
+        kind = type(lg).__name__
+        if kind == "TensorBoardLogger":
+            lg.experiment.add_image(tag, image, step, dataformats="HWC")
+        elif kind == "MLFlowLogger":
+            lg.experiment.log_image(lg.run_id, image, key=tag.replace("/", "_"), step=step)
+        elif kind == "WandbLogger":
+            lg.log_image(key=tag, images=[image], step=step)

@@ -38,7 +38,7 @@ def build_trainer(config: Mapping[str, Any], callbacks: list[Any] | None = None)
 
     from prove_lightning.runs.checkpoint_io import AtomicCheckpointIO
 
-    from prove_lightning.runs.loggers import build_loggers, log_hparams
+    from prove_lightning.tasks.loggers import build_loggers, log_hparams
     from prove_lightning.runs.progress import wants_plain_progress
 
     callbacks = (callbacks or []) + [instantiate(c) for c in (config.get("callbacks") or {}).values() if c is not None]

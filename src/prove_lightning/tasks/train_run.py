@@ -158,7 +158,7 @@ def _execute(
     from prove_lightning.evaluation.testing import format_table
     from prove_lightning.runs.audit import PipelineAudit
     from prove_lightning.runs.extend import ScheduleHorizon
-    from prove_lightning.runs.loggers import build_loggers, log_test_rows
+    from prove_lightning.tasks.loggers import build_loggers, log_test_rows
     from prove_lightning.runs.preempt import EXIT_PREEMPTED
     from prove_lightning.tasks.parts import build_module, build_trainer
     from prove_lightning.tasks.test_run import test_checkpoint

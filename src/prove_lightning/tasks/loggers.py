@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from prove_lightning.config import instantiate
+from prove_lightning.evaluation.visualize import log_image  # noqa: F401 - re-exported: loggers take images too
 
 
 def _cfg(config: DictConfig | Mapping[str, Any]) -> DictConfig:
@@ -88,14 +89,3 @@ def log_test_rows(loggers: Iterable[Any], rows: Sequence[dict[str, Any]]) -> Non
         lg.log_metrics(metrics, step=step)
         lg.finalize("success")
 
-
-def log_image(loggers: Iterable[Any], tag: str, image: Any, step: int) -> None:
-    """An (H, W, 3) uint8 image to each logger that takes images: TensorBoard, MLflow, W&B (CSV takes none)."""
-    for lg in loggers:
-        kind = type(lg).__name__
-        if kind == "TensorBoardLogger":
-            lg.experiment.add_image(tag, image, step, dataformats="HWC")
-        elif kind == "MLFlowLogger":
-            lg.experiment.log_image(lg.run_id, image, key=tag.replace("/", "_"), step=step)
-        elif kind == "WandbLogger":
-            lg.log_image(key=tag, images=[image], step=step)
