@@ -9,8 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from reliability_helpers import run_train_cli
 
+from prove_lightning.config import compose
 from prove_lightning.errors import ConfigError, DivergedError
 from prove_lightning.runs.divergence import DivergenceGuard
 from prove_lightning.runs.preflight import FAILED, TO_RUN, check_run
@@ -22,6 +24,13 @@ pytestmark = pytest.mark.reliability
 
 SMALL = ["dataset.source.height=64", "dataset.source.width=128", "dataset.source.n_train=16", "dataset.source.n_test=4",
          "dataset.train_pipeline.scale=[128,64]", "dataset.train_pipeline.crop_size=[64,96]"]
+
+
+def _cli_config(args: list[str]):
+    cfg = compose("train", args)
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra", None)
+    return cfg
 
 
 def _finite(path: Path) -> bool:
@@ -46,13 +55,13 @@ def test_issue_command_stops_at_the_first_nan_and_marks_the_run_failed(tmp_path:
     assert torch.load(run_dir / "checkpoints/last.ckpt", weights_only=False)["global_step"] == step  # the last finite step
     assert not (out / "results.csv").exists() and not (run_dir / "test").exists()  # no result rows
     # prove plan / pre-flight show it; a relaunch refuses it (one line), a sweep skips it
-    cfg = train_cfg("model.lr=1e6", "trainer.max_steps=12", "stage.checkpoint_interval=1", output_root=out)
+    cfg = _cli_config(args)  # the very config the CLI ran: any other training setting would be an identity conflict
     check = check_run(build_run_spec(cfg), results_index(out))
     assert check.status == FAILED and check.detail.startswith(f"failed: diverged at step {step} (") and "retry_failed=true" in check.detail
     with pytest.raises(ConfigError, match=rf"failed: diverged at step {step}"):
         run_training(cfg)
     assert run_training(cfg, in_sweep=True)["status"] == FAILED
-    retry = train_cfg("model.lr=1e6", "trainer.max_steps=12", "stage.checkpoint_interval=1", "preflight.retry_failed=true", output_root=out)
+    retry = _cli_config([*args, "preflight.retry_failed=true"])
     assert check_run(build_run_spec(retry), results_index(out)).status == TO_RUN
 
 
