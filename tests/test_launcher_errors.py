@@ -36,6 +36,6 @@ def test_a_failed_job_is_one_line_with_its_log(tmp_path: Path, cache_root: Path)
     sweep = tmp_path / "sweep"
     args = ["-m", "hydra/launcher=local", f"hydra.sweep.dir={sweep}", "stage=demo", *tiny(tmp_path / "out", cache_root), "trainer.val_check_interval=0"]
     line = _one_error_line(run_train(args, job_env(), timeout=600, cwd=tmp_path))
-    assert "trainer.val_check_interval must be > 0" in line and "hydra/launcher=local: job " in line, line
+    assert "trainer.val_check_interval=0: must be a positive number" in line and "hydra/launcher=local: job " in line, line
     err = Path(line.split("its log: ")[1].split(";")[0])
     assert err.is_file() and err.is_relative_to(sweep) and err.name.endswith("_log.err")
