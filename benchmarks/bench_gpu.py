@@ -89,7 +89,7 @@ class RankZeroTimes(StepTimer):
 
 def framework(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool, devices: int = 1) -> tuple[list[float], float | None]:
     """Step times through Lightning (rank 0's, with ``devices`` > 1: DDP started by spawning), and peak memory (MiB)."""
-    module = SegModule(net, loss_fn, dict(cfg.model.optim), dict(cfg.model.scheduler), float(cfg.model.lr), 10_000, batch_hooks=[])
+    module = SegModule(net, loss_fn, optim=dict(cfg.model.optim), scheduler=dict(cfg.model.scheduler), lr=float(cfg.model.lr), max_steps=10_000, batch_hooks=[])
     with tempfile.TemporaryDirectory() as tmp:
         timer = RankZeroTimes(device, str(Path(tmp) / "times.txt"))
         if device == "cuda":

@@ -116,7 +116,7 @@ def bare_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: 
 
 
 def framework_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool) -> list[tuple[float, float]]:
-    module = SegModule(net, loss_fn, dict(cfg.model.optim), dict(cfg.model.scheduler), float(cfg.model.lr), 10_000, batch_hooks=[])
+    module = SegModule(net, loss_fn, optim=dict(cfg.model.optim), scheduler=dict(cfg.model.scheduler), lr=float(cfg.model.lr), max_steps=10_000, batch_hooks=[])
     timer = StepTimer(device)
     trainer = pl.Trainer(
         accelerator="gpu" if device == "cuda" else "cpu",

@@ -68,7 +68,8 @@ def ddp_run(tmp_path_factory: pytest.TempPathFactory, cache_root: Path) -> Simpl
     assert proc.returncode == 0, proc.stderr[-3000:]
     eval_two = json.loads(ev.read_text())
     # resumed on ONE process with the same global batch (1 x 4), to step 6
-    one = run_train(_args(out, cache_root, root / "log1", "data.batch_size=4", "trainer.max_steps=6", "trainer.val_check_interval=6"), env, 600, root)
+    # a deliberate change of world size and horizon: allowed explicitly, recorded in history.jsonl (identity guard)
+    one = run_train(_args(out, cache_root, root / "log1", "data.batch_size=4", "trainer.max_steps=6", "trainer.val_check_interval=6", "allow_config_change=true"), env, 600, root)
     assert one.returncode == 0, one.stdout[-3000:] + one.stderr[-3000:]
     return SimpleNamespace(
         root=root, out=out, run_dir=run_dir, two=two, one=one, rows_two=rows_after_two, audit_two=audit_two, ckpts_two=ckpts_two,

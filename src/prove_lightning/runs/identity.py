@@ -26,6 +26,7 @@ NOT_TRAINING = (
     "data.eval_batch_size", "stage.test_sets", "stage.test_train_dataset", "trainer.enable_progress_bar",
     "trainer.log_every_n_steps", "trainer.enable_model_summary", "dataset.eval_batch_size", "dataset.test_pipeline",
     "dataset.test_split", "dataset.prediction_format", "dataset.prediction_name", "data.test_pipeline",
+    "stage.test_checkpoints", "stage.baseline_stage", "divergence", "trainer.detect_divergence",
 )
 #: leaves that name where data lies, not what it is (a dataset copied to another disk is the same dataset)
 _PATH_LEAF = re.compile(r"(^|_)root$|_cache$|^cache|^dirpath$")
