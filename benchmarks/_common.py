@@ -39,6 +39,21 @@ def ratio_interval(num: Sequence[float], den: Sequence[float], level: float = 0.
     return float(np.median(r)), float(lo), float(hi)
 
 
+
+def block_ratio_interval(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]], level: float = 0.9, seed: int = 0, n_boot: int = 2000) -> tuple[float, float, float]:
+    """Median of the paired ratios num[b][i] / den[b][i] over all blocks b and pairs i, and a bootstrap interval of
+    that median that resamples whole blocks (pairs within a block are not independent: they share a set-up and a
+    stretch of machine load), so the interval is not made narrower than the data support."""
+    ratios = [np.asarray(n, dtype=float) / np.asarray(d, dtype=float) for n, d in zip(num, den) if len(n)]
+    pooled = np.concatenate(ratios)
+    if len(ratios) == 1:
+        return ratio_interval(pooled, np.ones_like(pooled), level, seed, n_boot)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(ratios), size=(n_boot, len(ratios)))
+    boots = [np.median(np.concatenate([ratios[j] for j in row])) for row in picks]
+    lo, hi = np.percentile(boots, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(np.median(pooled)), float(lo), float(hi)
+
 @dataclass
 class Figure:
     name: str
