@@ -41,16 +41,17 @@ def ratio_interval(num: Sequence[float], den: Sequence[float], level: float = 0.
 
 
 def block_ratio_interval(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]], level: float = 0.9, seed: int = 0, n_boot: int = 2000) -> tuple[float, float, float]:
-    """Median of the paired ratios num[b][i] / den[b][i] over all blocks b and pairs i, and a bootstrap interval of
-    that median that resamples whole blocks (pairs within a block are not independent: they share a set-up and a
-    stretch of machine load), so the interval is not made narrower than the data support."""
+    """Median of the paired ratios num[b][i] / den[b][i] over all blocks b and pairs i, and a two-level bootstrap
+    interval of that median: resample whole blocks, then the pairs within each drawn block (pairs within a block
+    are not independent: they share a set-up and a stretch of machine load; with few blocks, resampling blocks
+    alone would give too few distinct draws)."""
     ratios = [np.asarray(n, dtype=float) / np.asarray(d, dtype=float) for n, d in zip(num, den) if len(n)]
     pooled = np.concatenate(ratios)
-    if len(ratios) == 1:
-        return ratio_interval(pooled, np.ones_like(pooled), level, seed, n_boot)
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(ratios), size=(n_boot, len(ratios)))
-    boots = [np.median(np.concatenate([ratios[j] for j in row])) for row in picks]
+    boots = np.empty(n_boot)
+    for k in range(n_boot):
+        drawn = [ratios[j] for j in rng.integers(0, len(ratios), size=len(ratios))]
+        boots[k] = np.median(np.concatenate([r[rng.integers(0, r.size, size=r.size)] for r in drawn]))
     lo, hi = np.percentile(boots, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(np.median(pooled)), float(lo), float(hi)
 

@@ -20,13 +20,14 @@ and its own per-step schedule. Blocks: each block is a fresh Trainer + SegModule
 run builds them); the first ``--warmup`` pairs of a block are dropped; each model is measured for ``--budget-s``
 seconds (at least ``--blocks`` blocks), so the fast networks, whose steps are the noisiest relative to their
 length, get the most pairs. Ratio = median of the per-step ratios framework / bare; its 90% bootstrap interval
-resamples whole blocks. Default run: six tiny models x 35 s, about 4-5 minutes on 2 cores.
+resamples blocks, then the pairs within them (_common.block_ratio_interval). Default run: six tiny models x 35 s, about 4-5 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from typing import Any
 
@@ -156,35 +157,58 @@ class Interleave(pl.Callback):
         return [((c[0] - b[0], c[1] - b[1]), b) for c, b in zip(loop, self.bare_times)]
 
 
-def paired_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+def run_parts(cfg: Any, run_dir: str) -> tuple[list[pl.Callback], Any, int]:
+    """What ``prove train`` adds around the step, for ``--as-run``: the divergence guard (loss and gradient-norm
+    checks every step), the LR monitor, the plain progress lines and the config's loggers writing every
+    ``trainer.log_every_n_steps`` steps (checkpointing and the preemption handler do no per-step work)."""
+    from pytorch_lightning.callbacks import LearningRateMonitor
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from prove_lightning.runs.divergence import DivergenceGuard
+    from prove_lightning.runs.progress import PlainProgress
+
+    div = cfg.get("divergence") or {}
+    callbacks = [DivergenceGuard(run_dir, div.get("loss_spike_factor"), div.get("window", 50)), LearningRateMonitor(logging_interval="step"), PlainProgress(every_n_steps=50, to_stdout=False)]
+    return callbacks, TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False), int(cfg.trainer.log_every_n_steps)
+
+
+def paired_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool, as_run: bool = False) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """One block: a fresh Trainer + SegModule (as a run builds them) and a fresh bare optimizer on the same network,
-    ``steps`` framework steps each followed by a bare step; returns the (framework, bare) durations per step."""
+    ``steps`` framework steps each followed by a bare step; returns the (framework, bare) durations per step.
+    ``as_run``: the framework side also has a run's per-step callbacks and logger (:func:`run_parts`)."""
     module = SegModule(net, loss_fn, optim=dict(cfg.model.optim), scheduler=dict(cfg.model.scheduler), lr=float(cfg.model.lr), max_steps=10_000, batch_hooks=[])
     timer = Interleave(BareStep(cfg, net, loss_fn, batch, device, bf16), device)
+    with tempfile.TemporaryDirectory(prefix="bench_run_") as run_dir:
+        extra, logger, every = run_parts(cfg, run_dir) if as_run else ([], False, 50)
+        _fit(cfg, module, timer, extra, logger, every, batch, steps, device, bf16)
+    return timer.pairs()
+
+
+def _fit(cfg: Any, module: SegModule, timer: Interleave, extra: list[pl.Callback], logger: Any, every: int, batch: dict[str, Any], steps: int, device: str, bf16: bool) -> None:
     trainer = pl.Trainer(
         accelerator="gpu" if device == "cuda" else "cpu",
         devices=1,
         max_steps=steps,
         precision="bf16-mixed" if bf16 else "32-true",
-        logger=False,
+        logger=logger,
+        log_every_n_steps=every,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
         gradient_clip_val=cfg.model.get("gradient_clip_val"),
-        callbacks=[timer],
+        callbacks=[timer, *extra],
     )
     trainer.fit(module, train_dataloaders=DataLoader(SameBatch(batch, steps), batch_size=None))
-    return timer.pairs()
 
 
-def compare(models: list[str], batch: int, size: tuple[int, int], steps: int, warmup: int, blocks: int, device: str, bf16: bool, budget_s: float | None = None) -> list[dict[str, Any]]:
+def compare(models: list[str], batch: int, size: tuple[int, int], steps: int, warmup: int, blocks: int, device: str, bf16: bool, budget_s: float | None = None, as_run: bool = False) -> list[dict[str, Any]]:
     """Per model: ``blocks`` blocks of ``warmup + steps`` interleaved (framework, bare) step pairs on the same network
     and batch; with ``budget_s``, blocks are added until the model has been measured that long (at least ``blocks``),
     so a cheap network gets more pairs: the number of pairs never depends on the figures (no stopping when they look
-    good). Ratio = median of the paired per-step ratios framework / bare; its 90% interval resamples whole blocks
-    (pairs within a block share a Trainer and a stretch of machine load)."""
+    good). Ratio = median of the paired per-step ratios framework / bare; its 90% interval resamples blocks, then
+    the pairs within them (pairs within a block share a Trainer and a stretch of machine load)."""
     batch_data = make_batch(batch, size)
     rows = []
     for model in models:
@@ -192,7 +216,7 @@ def compare(models: list[str], batch: int, size: tuple[int, int], steps: int, wa
         blocks_pairs: list[list[tuple[tuple[float, float], tuple[float, float]]]] = []
         t0 = time.perf_counter()
         while len(blocks_pairs) < blocks or (budget_s is not None and time.perf_counter() - t0 < budget_s):
-            blocks_pairs.append(paired_steps(cfg, net, loss_fn, batch_data, warmup + steps, device, bf16)[warmup:])
+            blocks_pairs.append(paired_steps(cfg, net, loss_fn, batch_data, warmup + steps, device, bf16, as_run)[warmup:])
         row: dict[str, Any] = {"model": model, "load": load_avg(), "pairs": sum(len(p) for p in blocks_pairs)}
         for i, kind in enumerate(("wall", "cpu")):
             fw = [[f[i] for f, _ in p] for p in blocks_pairs]
@@ -227,6 +251,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2, help="unmeasured step pairs at the start of each block")
     ap.add_argument("--blocks", type=int, default=4, help="blocks (a fresh Trainer and bare optimizer each) of interleaved step pairs; the minimum with --budget-s")
     ap.add_argument("--budget-s", type=float, default=35.0, help="seconds of measuring per model: blocks are added until it is spent (0: exactly --blocks)")
+    ap.add_argument("--as-run", action="store_true", help="framework side with a run's per-step callbacks and TensorBoard logger (divergence guard, LR monitor, progress lines)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     ap.add_argument("--precision", default="32", choices=["32", "bf16"])
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on CPU, see main)")
@@ -242,14 +267,14 @@ def main() -> None:
     import logging
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    print(f"device={args.device} precision={args.precision} batch={args.batch} size={args.size[0]}x{args.size[1]} threads={torch.get_num_threads()} "
+    print(f"{'as a run (divergence guard, LR monitor, progress, TensorBoard) ' if args.as_run else ''}device={args.device} precision={args.precision} batch={args.batch} size={args.size[0]}x{args.size[1]} threads={torch.get_num_threads()} "
           f"blocks of {args.steps} interleaved step pairs (+{args.warmup} warm-up), at least {args.blocks} and {args.budget_s:g} s per model; {load_avg()}")
-    print("median per step over all pairs; ratio = median of the paired per-step ratios framework / bare, 90% interval by resampling blocks")
+    print("median per step over all pairs; ratio = median of the paired per-step ratios framework / bare; 90% interval: bootstrap over blocks, then pairs")
     header()
-    rows = compare(models, args.batch, tuple(args.size), args.steps, args.warmup, args.blocks, args.device, args.precision == "bf16", args.budget_s or None)
+    rows = compare(models, args.batch, tuple(args.size), args.steps, args.warmup, args.blocks, args.device, args.precision == "bf16", args.budget_s or None, args.as_run)
     judge = "cpu" if args.device == "cpu" else "wall"
     emit([
-        Figure(f"framework / bare step, {r['model']} ({judge})", r[judge]["ratio"][0], "x", 1.05, "<=", judged=r[judge]["ratio"][2],
+        Figure(f"framework{' as run' if args.as_run else ''} / bare step, {r['model']} ({judge})", r[judge]["ratio"][0], "x", 1.05, "<=", judged=r[judge]["ratio"][2],
                detail=f"90% interval {r[judge]['ratio'][1]:.3f}-{r[judge]['ratio'][2]:.3f}; {r['pairs']} step pairs; wall {r['wall']['ratio'][0]:.3f}")
         for r in rows
     ], args.json)
