@@ -126,8 +126,20 @@ def run_analysis(name: str, ctx: Context, stages: list[str]) -> Result:
     return res
 
 
+def is_p(col: Any) -> bool:
+    """A p-value column (printed with 3 decimals; 0.00 would hide 0.004)."""
+    return str(col) == "p" or str(col).endswith("_p") or str(col) == "p_value"
+
+
 def markdown(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, floatfmt=".2f") if not table.empty else "(no rows)\n"
+    """Markdown of a table: 2 decimals (p-values 3), missing values (no interval, no matrices) as n/a."""
+    if table.empty:
+        return "(no rows)\n"
+    from prove_lightning.findings.analyses.intervals import compact
+
+    table = compact(table)
+    t = table.astype(object).where(table.notna(), None)
+    return t.to_markdown(index=False, floatfmt=[".3f" if is_p(c) else ".2f" for c in t.columns], missingval="n/a")
 
 
 # ---------------------------------------------------------------- shared helpers

@@ -106,3 +106,17 @@ def summary(boot: Bootstrap | None, samples: Samples, key: str) -> dict[str, Any
 
 def ci_text(lo: float, hi: float) -> str:
     return "n/a" if lo != lo else f"[{lo:+.2f}, {hi:+.2f}]"
+
+
+def compact(t: pd.DataFrame) -> pd.DataFrame:
+    """For reading (printed, Markdown, HTML): each gain's ci_low / ci_high pair as one '[low, high]' column
+    ('n/a' without an interval) right after the gain; the CSV keeps the numeric columns."""
+    out = t.copy()
+    for col in list(t.columns):
+        lo, hi, _, _ = names(str(col))
+        if lo in out.columns and hi in out.columns:
+            pos = list(out.columns).index(lo)
+            text = [ci_text(float(a), float(z)) if a is not None and z is not None else "n/a" for a, z in zip(out[lo], out[hi])]
+            out = out.drop(columns=[lo, hi])
+            out.insert(pos, "95% CI" if col == "gain" else f"{col} 95% CI", text)
+    return out
