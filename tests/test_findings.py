@@ -209,6 +209,12 @@ def test_analysis_intervals_paired_bootstrap_and_combined_cells(tmp_path, capsys
         (("noise", "gen_random_noise", "none", "d1", 0.5, "ce", 100), b1.copy()),  # identical to the d1 baseline
         (("noise", "gen_random_noise", "none", "d1", 0.0, "ce", 100), per_image(40, 4, 0.95, seed=13)),  # clearly better
         (("noise", "gen_random_noise", "none", "d2", 0.5, "ce", 100), per_image(40, 4, 0.6, seed=14)),
+        # extended_s1: two tested checkpoints per run (every step is bootstrapped, not only the final one)
+        (("extended_s1", "baseline", "none", "d1", 1.0, "ce", 200), b1), (("extended_s1", "baseline", "none", "d1", 1.0, "ce", 300), b2),
+        (("extended_s1", "gen_same", "none", "d1", 0.5, "ce", 200), b1.copy()), (("extended_s1", "gen_same", "none", "d1", 0.5, "ce", 300), per_image(40, 4, 0.9, seed=15)),
+        # combination (reference cg): combo = gen-only and std-only = baseline image by image -> vs_gen and synergy exactly 0
+        (("cg", "baseline", "none", "cs", 1.0, "ce", 100), b2), (("cg", "std_cutmix", "cutmix", "cs", 1.0, "ce", 100), b2.copy()),
+        (("cg", "gen_A", "none", "cs", 0.5, "ce", 100), b1), (("combination", "gen_A", "cutmix", "cs", 0.5, "ce", 100), b1.copy()),
     ]
     write_store_with_matrices(tmp_path, runs, domains)
     j = run_json(capsys, "analyze", "noise", "--output-root", str(tmp_path), "--resamples", "300", "--json")
@@ -243,6 +249,17 @@ def test_analysis_intervals_paired_bootstrap_and_combined_cells(tmp_path, capsys
     g = {x["strategy"]: x for x in j["strategies"]}["gen_same"]
     assert (g["gap_change_vs_baseline_ci_low"], g["gap_change_vs_baseline_ci_high"], g["gap_change_vs_baseline_p"]) == (0.0, 0.0, 1.0)
     assert g["gap_ci_low"] < g["gap"] < g["gap_ci_high"]
+    # extended: at step 200 gen_same is the baseline image by image (gap [0, 0]); at 300 it is clearly better
+    j = run_json(capsys, "analyze", "extended", "--stage", "extended_s1", "--output-root", str(tmp_path), "--resamples", "300", "--json")
+    gaps = {x["step"]: x for x in j["gaps"]}
+    assert (gaps[200]["gap_ci_low"], gaps[200]["gap_ci_high"], gaps[200]["gap_sig"]) == (0.0, 0.0, "ns")
+    assert gaps[300]["gap_ci_low"] > 0 and gaps[300]["gap_sig"] == ""
+    r = {x["strategy"]: x for x in j["runs"]}["gen_same"]
+    assert (r["base_step"], r["final_step"]) == (200, 300) and r["gain_ci"][0] > 0 and j["mean_gain_ci"]["gen_same"] == r["gain_ci"]
+    j = run_json(capsys, "analyze", "combination", "--output-root", str(tmp_path), "--resamples", "300", "--json")
+    assert j["vs_gen_ci"] == {"gen_A": {"cutmix": [0.0, 0.0]}} and j["synergy_ci"] == {"gen_A": {"cutmix": [0.0, 0.0]}} and j["synergy_p"]["gen_A"]["cutmix"] == 1.0
+    lo, hi = j["vs_baseline_ci"]["gen_A"]["cutmix"]
+    assert lo < j["vs_baseline"]["gen_A"]["cutmix"] < hi
 
 
 def test_export_idempotent(csv, tmp_path, capsys):

@@ -44,7 +44,8 @@ def cross_stage(ctx: Context, stages: list[str]) -> Result:
     res = Result("cross_stage", [a, b], clean(data), {"strategies": m})
     if len(m):
         res.figures.append(plots.scatter(m["gain_a"], m["gain_b"], m["strategy"], ctx.out_dir / "cross_stage" / f"{a}_{b}" / "cross_stage.png",
-                                         f"strategy gains, {a} vs {b} (rho={rho:.2f})", f"gain, {a}", f"gain, {b}"))
+                                         f"strategy gains, {a} vs {b} (rho={rho:.2f}; bars: 95% intervals)", f"gain, {a}", f"gain, {b}",
+                                         xci=(m["gain_a_ci_low"], m["gain_a_ci_high"]), yci=(m["gain_b_ci_low"], m["gain_b_ci_high"])))
     else:
         res.notes.append(f"no strategy with matched cells in both {a} and {b}")
     return res
