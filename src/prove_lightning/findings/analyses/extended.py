@@ -53,7 +53,7 @@ def extended(ctx: Context, stages: list[str]) -> Result:
         k = dict(zip(g["step"].astype(int), g["keys"]))
         first = base_step if base_step in p else min(p)
         last = max(p)
-        smp = iv.diff(ctx.boot, k[last], k[first]) if last != first else None
+        smp = iv.diff(ctx.boot, k[last], k[first])  # one tested step only: the same test twice, exactly 0
         lo, hi, pv = iv.stats(ctx.boot, smp)
         run_boot.append(smp)
         runs.append(dict(zip(["strategy", "dataset", "model", "test_dataset"], key)) | {"steps": {str(s): v for s, v in p.items()}, "base_step": first, "final_step": last,
