@@ -91,6 +91,21 @@ def test_bootstrap_clearly_better_run_interval_above_zero(tmp_path):
     assert boot.interval(None) != boot.interval(None)  # NaNs: no per-image matrices, no interval
 
 
+def test_bootstrap_p_value_and_interval_agree_by_hand():
+    """p = 2 min(share <= 0, share >= 0), floored at 1/R; interval = order statistics: they agree at the border."""
+    boot = Bootstrap(1000)
+    g = np.arange(1, 1001, dtype=float)  # gains 1..1000
+    for k in (24, 25, 26):  # k of the 1000 gains set <= 0
+        x = g.copy()
+        x[:k] = -1.0
+        lo, hi, p = boot.interval(x)
+        assert p == pytest.approx(2 * k / 1000)
+        assert lo == (-1.0 if k >= 25 else 25.0) and hi == 976.0  # the 25th smallest and 25th largest
+        assert (significance(lo, hi) == "") == (k < 25) and (p < 0.05) == (k < 25)
+    assert boot.interval(g)[2] == pytest.approx(1 / 1000)  # never 0: floored at 1 / R
+    assert boot.interval(np.zeros(1000))[2] == 1.0
+
+
 def test_bootstrap_is_seeded_and_pairs_same_images(tmp_path):
     domains = ["night"] * 25
     df = _boot_store(tmp_path, {"x": per_image(25, 3, 0.5, 4), "y": per_image(25, 3, 0.7, 5)}, domains)
