@@ -192,6 +192,8 @@ def test_analysis_cross_stage_combination_extended(csv, tmp_path, capsys):
     assert runs["gen_A"]["steps"] == {"15000": 52.0, "20000": 54.0, "45000": 57.0} and runs["gen_A"]["gain"] == 5.0
     assert runs["baseline"]["base_step"] == 15000 and runs["baseline"]["gain"] == 2.0
     assert {g["step"]: g["gap"] for g in j["gaps"]} == {15000: 2.0, 20000: 3.0, 45000: 5.0}
+    j = run_json(capsys, "analyze", "extended", "--stage", "s1", "--results", str(csv), "--out", str(tmp_path), "--json")
+    assert j["runs"] == [] and j["n"] == 0 and "more than one tested checkpoint" in " ".join(j["notes"])  # one step per run: nothing to say
 
 
 def test_analysis_domain_gap_quality_variants(csv, tmp_path, capsys):

@@ -3,7 +3,8 @@
 Per run (strategy x dataset x model x test set, overall mIoU): mIoU at each tested step; the base step is the
 source stage's final step (``stage.extend_from``'s max_steps; its row comes from the source run when the
 extended run did not test it); gain = final step - base step. The strategy-vs-baseline gap at every step uses
-the extended stage's own baseline run at the same step. Convergence plot: mean mIoU per step per strategy.
+the extended stage's own baseline run at the same step. Convergence plot: mean mIoU per step per strategy. Runs tested at a single checkpoint are left out (with none
+left the analysis is empty, and the report skips it).
 Intervals (intervals.py, paired bootstrap over test images; every tested step of the stage and of its source
 is bootstrapped): a run's gain = final-step samples - base-step samples (the same test images, so paired); a
 gap = strategy - baseline at that step per resample, averaged over the step's cells per resample; a
@@ -47,6 +48,9 @@ def extended(ctx: Context, stages: list[str]) -> Result:
         known = set(map(tuple, steps[[*KEY, "step"]].values.tolist()))
         s = s[[tuple(r) not in known for r in s[[*KEY, "step"]].values.tolist()]]
         steps = pd.concat([steps, s.assign(stage=study)], ignore_index=True)
+    n_steps = steps.groupby(KEY)["step"].transform("nunique")
+    single = int((n_steps < 2).sum())
+    steps = steps[n_steps >= 2]  # a run tested at one checkpoint only has no course to analyse (e.g. a plain stage)
     runs, rows, run_boot = [], [], []
     for key, g in steps.groupby(KEY, sort=True):
         p = dict(sorted(zip(g["step"].astype(int), g["mIoU"].astype(float))))
@@ -92,5 +96,5 @@ def extended(ctx: Context, stages: list[str]) -> Result:
             res.figures.append(plots.curves(gs, out_dir / "gap_per_step.png", f"gap vs baseline per checkpoint ({study}; 95% paired-bootstrap interval)", "step",
                                             "gap vs baseline (mIoU points)", gb))
     else:
-        res.notes.append(f"no rows of stage {study}")
+        res.notes.append(f"no run of stage {study} has more than one tested checkpoint" if single else f"no rows of stage {study}")
     return res
