@@ -4,9 +4,11 @@ of the same files, and vs MMSeg's way of doing the same work.
     python benchmarks/bench_train_pipeline.py [--n 8] [--rounds 7] [--size 2048x1024] [--crop H W] [--json out.json]
 
 Cityscapes-size synthetic PNGs (2048x1024 RGB image + 8-bit labelIds, PIL's default compression) in a temp dir.
-  - cv2 decode: ``cv2.imread`` of the image (BGR, no conversion) and of the label (IMREAD_UNCHANGED); the floor.
-  - ours: SegDataset[i] itself: io.read_image (cv2, BGR: the pipeline converts its crop), io.read_label (PIL:
-    palette indices exact), the dataset's LabelMapping, data.transforms.TrainPipeline with the crop of
+  - cv2 decode: ``cv2.imread`` of the image (BGR, no conversion) and of the label (IMREAD_UNCHANGED); the target's
+    floor. libspng decode: pyspng.load of both files (the decoder ours uses; printed, no target).
+  - ours: SegDataset[i] itself: images.read_image_native (libspng for 8-bit RGB PNGs, else OpenCV's BGR: the
+    pipeline converts its crop), images.read_label (libspng for 8-bit grey PNGs, else PIL: palette indices exact),
+    the dataset's LabelMapping, data.transforms.TrainPipeline with the crop of
     conf/dataset/cityscapes.yaml's train_pipeline (or --crop; 512x1024 is MMSeg's Cityscapes crop), tensors.
   - MMSeg's way: mmcv's loading (file bytes -> cv2.imdecode for the image; PIL for the label: LoadAnnotations'
     default backend), the same label mapping, then tests/transforms_reference.py (whole-image resize, then crop,
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pyspng
 from PIL import Image
 
 from _common import Figure, emit, load_avg, median_spread, ratio_interval
@@ -98,6 +101,10 @@ def main() -> None:
             ip, lp = files[i]
             return cv2.imread(str(ip), cv2.IMREAD_COLOR), cv2.imread(str(lp), cv2.IMREAD_UNCHANGED)
 
+        def spng_decode(i: int):
+            ip, lp = files[i]
+            return pyspng.load(ip.read_bytes()), pyspng.load(lp.read_bytes())
+
         dataset = SegDataset([SampleRecord(ip, lp, "cityscapes", "clear_day", "train") for ip, lp in files], {"cityscapes": mapping}, ours)
 
         def ours_sample(i: int):
@@ -110,7 +117,7 @@ def main() -> None:
                 raw = np.array(im)
             return ref(img, mapping(raw, lp), np.random.default_rng(i))
 
-        variants = {"cv2 decode (image + label)": cv2_decode, f"ours (decode + map + crop {crop})": ours_sample, f"MMSeg's way (crop {crop})": mmseg_sample}
+        variants = {"cv2 decode (image + label)": cv2_decode, "libspng decode (image + label)": spng_decode, f"ours (decode + map + crop {crop})": ours_sample, f"MMSeg's way (crop {crop})": mmseg_sample}
         for fn in variants.values():  # warm-up: page cache, first-call costs
             fn(0)
         totals = {k: [] for k in variants}
@@ -127,12 +134,14 @@ def main() -> None:
     for k, v in totals.items():
         m, lo, hi = median_spread(v)
         print(f"  {k:40s} {m * 1e3:8.1f} [{lo * 1e3:.1f}-{hi * 1e3:.1f}]")
-    base, ours_k, mm_k = list(variants)
+    base, spng_k, ours_k, mm_k = list(variants)
     r_ours = ratio_interval(totals[ours_k], totals[base])
     r_mm = ratio_interval(totals[mm_k], totals[ours_k])
+    r_spng = ratio_interval(totals[ours_k], totals[spng_k])
     emit([
         Figure(f"train pipeline {crop}: ours / cv2 decode", r_ours[0], "x", 1.10, "<=", judged=r_ours[2], detail=f"90% interval {r_ours[1]:.3f}-{r_ours[2]:.3f}"),
         Figure(f"train pipeline {crop}: MMSeg's way / ours", r_mm[0], "x", 1.3, ">=", judged=r_mm[1], detail=f"90% interval {r_mm[1]:.3f}-{r_mm[2]:.3f}"),
+        Figure(f"train pipeline {crop}: ours / libspng decode (our decoder alone)", r_spng[0], "x", detail=f"90% interval {r_spng[1]:.3f}-{r_spng[2]:.3f}"),
     ], a.json)
 
 

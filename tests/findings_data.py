@@ -80,3 +80,26 @@ def per_image(n: int, c: int, correct: float, seed: int) -> np.ndarray:
         pred = np.where(rng.random(100) < correct, gt, rng.integers(0, c, 100))
         np.add.at(cms[i], (gt, pred), 1)
     return cms
+
+
+def write_store_with_matrices(root: Path, runs: list[tuple[tuple, np.ndarray]], domains: list[str], model: str = "m1") -> Path:
+    """A results store under ``root`` whose runs kept per-image matrices: each (ROWS-style tuple without domain
+    and mIoU: stage, strategy, augment, dataset, ratio, loss, step[, suffix]; (n, C, C) matrices) gets its .npz
+    at root/<run_id>/test/step_<step>/<dataset>.npz and one row per domain (and ``all``) whose mIoU is the
+    matrices' (the store's point value and the bootstrap come from the same counts)."""
+    from prove_lightning.evaluation.per_image import write_per_image
+    from prove_lightning.findings.bootstrap import miou_from_sums
+
+    ids = [f"img{i:03d}.png" for i in range(len(domains))]
+    rows = []
+    for t, cms in runs:
+        stage, strategy, augment, dataset, ratio, loss, step, *rest = t
+        rid = run_id(stage, strategy, augment, dataset, model, ratio, loss, rest[0] if rest else "")
+        write_per_image(root / rid / "test" / f"step_{step}" / f"{dataset}.npz", ids, domains, cms, [str(c) for c in range(cms.shape[1])])
+        for d in ["all", *sorted(set(domains))]:
+            s = (cms if d == "all" else cms[np.array(domains) == d]).sum(0)
+            miou = float(miou_from_sums(np.diag(s).astype(float), s.sum(1).astype(float), s.sum(0).astype(float)))
+            rows.append(_row((stage, strategy, augment, dataset, ratio, loss, step, d, miou, *rest), model) | {"n_images": int(len(domains))})
+    path = root / "results.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path

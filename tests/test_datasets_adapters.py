@@ -16,7 +16,7 @@ from prove_lightning.config import compose
 from prove_lightning.data.labels import get_label_mapping
 from prove_lightning.data.sources.bdd_attributes import bdd_domain
 from prove_lightning.errors import ConfigError, DataError
-from prove_lightning.io import read_label
+from prove_lightning.images import read_label
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from prove_lightning.data.labels import CITYSCAPES_CLASSES, get_label_mapping
 from prove_lightning.errors import DataError
-from prove_lightning.io import read_label
+from prove_lightning.images import read_label
 
 T = {name: i for i, name in enumerate(CITYSCAPES_CLASSES)}
 I = 255  # noqa: E741

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from findings_data import hand_rows, per_image, write_csv
+from findings_data import hand_rows, per_image, write_csv, write_store_with_matrices
 from prove_lightning.cli import main as cli
 from prove_lightning.evaluation.per_image import read_per_image, write_per_image
 from prove_lightning.findings.analyses.base import spearman
@@ -91,6 +91,21 @@ def test_bootstrap_clearly_better_run_interval_above_zero(tmp_path):
     assert boot.interval(None) != boot.interval(None)  # NaNs: no per-image matrices, no interval
 
 
+def test_bootstrap_p_value_and_interval_agree_by_hand():
+    """p = 2 min(share <= 0, share >= 0), floored at 1/R; interval = order statistics: they agree at the border."""
+    boot = Bootstrap(1000)
+    g = np.arange(1, 1001, dtype=float)  # gains 1..1000
+    for k in (24, 25, 26):  # k of the 1000 gains set <= 0
+        x = g.copy()
+        x[:k] = -1.0
+        lo, hi, p = boot.interval(x)
+        assert p == pytest.approx(2 * k / 1000)
+        assert lo == (-1.0 if k >= 25 else 25.0) and hi == 976.0  # the 25th smallest and 25th largest
+        assert (significance(lo, hi) == "") == (k < 25) and (p < 0.05) == (k < 25)
+    assert boot.interval(g)[2] == pytest.approx(1 / 1000)  # never 0: floored at 1 / R
+    assert boot.interval(np.zeros(1000))[2] == 1.0
+
+
 def test_bootstrap_is_seeded_and_pairs_same_images(tmp_path):
     domains = ["night"] * 25
     df = _boot_store(tmp_path, {"x": per_image(25, 3, 0.5, 4), "y": per_image(25, 3, 0.7, 5)}, domains)
@@ -161,6 +176,9 @@ def test_analysis_scratch_vs_pretrained(csv, tmp_path, capsys):
     assert j["reversals"] == 1 and s["std_cutmix"]["reversal"] and not s["gen_A"]["reversal"]
     assert j["spearman_rho"] == pytest.approx(0.5) and j["n"] == 3
     assert j["mean_scratch_gain"] == pytest.approx(4 / 3, abs=1e-3) and j["collapse_ratio"] == pytest.approx(4 / 3, abs=1e-3)
+    # no per-image matrices in the hand-written CSV: the interval keys exist and are null (n/a), never made up
+    assert s["gen_A"]["scratch_gain_ci_low"] is None and s["gen_A"]["pretrained_gain_sig"] == "n/a"
+    assert j["mean_scratch_gain_ci"] is None and j["mean_pretrained_gain_p"] is None
 
 
 def test_analysis_cross_stage_combination_extended(csv, tmp_path, capsys):
@@ -174,6 +192,8 @@ def test_analysis_cross_stage_combination_extended(csv, tmp_path, capsys):
     assert runs["gen_A"]["steps"] == {"15000": 52.0, "20000": 54.0, "45000": 57.0} and runs["gen_A"]["gain"] == 5.0
     assert runs["baseline"]["base_step"] == 15000 and runs["baseline"]["gain"] == 2.0
     assert {g["step"]: g["gap"] for g in j["gaps"]} == {15000: 2.0, 20000: 3.0, 45000: 5.0}
+    j = run_json(capsys, "analyze", "extended", "--stage", "s1", "--results", str(csv), "--out", str(tmp_path), "--json")
+    assert j["runs"] == [] and j["n"] == 0 and "more than one tested checkpoint" in " ".join(j["notes"])  # one step per run: nothing to say
 
 
 def test_analysis_domain_gap_quality_variants(csv, tmp_path, capsys):
@@ -186,10 +206,77 @@ def test_analysis_domain_gap_quality_variants(csv, tmp_path, capsys):
     m = {x["metric"]: x for x in j["metrics"]}
     assert m["FID"]["spearman_rho"] == pytest.approx(-1.0) and m["FID"]["n"] == 3  # gains A 1.5 > B 1.0 > D -1.5
     assert any("ZZ" in n for n in j["notes"]) and (tmp_path / "quality" / "s1" / "quality_FID.png").is_file()
+    # the hand-written CSV has no per-image matrices: every interval column is there, null, and marked n/a
+    no_ci = {"ci_low": None, "ci_high": None, "p": None, "sig": "n/a"}
     j = run_json(capsys, "analyze", "loss", "--results", str(csv), "--out", str(tmp_path), "--json")
-    assert j["variants"] == [{"strategy": "gen_A", "ratio": 0.5, "loss": "lovasz", "gain": 1.0, "n": 1}]
+    assert j["variants"] == [{"strategy": "gen_A", "ratio": 0.5, "loss": "lovasz", "gain": 1.0, "n": 1, **no_ci}]
     j = run_json(capsys, "analyze", "batch_size", "--results", str(csv), "--out", str(tmp_path), "--json")
-    assert j["variants"] == [{"strategy": "gen_A", "ratio": 0.5, "batch_size": 8.0, "gain": -2.0, "n": 1}]
+    assert j["variants"] == [{"strategy": "gen_A", "ratio": 0.5, "batch_size": 8.0, "gain": -2.0, "n": 1, **no_ci}]
+    assert any("per-image confusion matrices missing" in n for n in j["notes"])
+
+
+# ------------------------------------------------------------------ analyses' intervals (per-image matrices)
+def test_analysis_intervals_paired_bootstrap_and_combined_cells(tmp_path, capsys):
+    # two cells (d1, d2) with 40 test images each (20 clear_day, 20 night), 4 classes
+    domains = ["clear_day"] * 20 + ["night"] * 20
+    b1, b2 = per_image(40, 4, 0.5, seed=11), per_image(40, 4, 0.5, seed=12)
+    runs = [
+        (("s1", "baseline", "none", "d1", 1.0, "ce", 100), b1), (("s1", "baseline", "none", "d2", 1.0, "ce", 100), b2),
+        (("s1", "gen_same", "none", "d1", 0.5, "ce", 100), b1.copy()),  # image by image the baseline: every difference is 0
+        (("noise", "gen_random_noise", "none", "d1", 0.5, "ce", 100), b1.copy()),  # identical to the d1 baseline
+        (("noise", "gen_random_noise", "none", "d1", 0.0, "ce", 100), per_image(40, 4, 0.95, seed=13)),  # clearly better
+        (("noise", "gen_random_noise", "none", "d2", 0.5, "ce", 100), per_image(40, 4, 0.6, seed=14)),
+        # extended_s1: two tested checkpoints per run (every step is bootstrapped, not only the final one)
+        (("extended_s1", "baseline", "none", "d1", 1.0, "ce", 200), b1), (("extended_s1", "baseline", "none", "d1", 1.0, "ce", 300), b2),
+        (("extended_s1", "gen_same", "none", "d1", 0.5, "ce", 200), b1.copy()), (("extended_s1", "gen_same", "none", "d1", 0.5, "ce", 300), per_image(40, 4, 0.9, seed=15)),
+        # combination (reference cg): combo = gen-only and std-only = baseline image by image -> vs_gen and synergy exactly 0
+        (("cg", "baseline", "none", "cs", 1.0, "ce", 100), b2), (("cg", "std_cutmix", "cutmix", "cs", 1.0, "ce", 100), b2.copy()),
+        (("cg", "gen_A", "none", "cs", 0.5, "ce", 100), b1), (("combination", "gen_A", "cutmix", "cs", 0.5, "ce", 100), b1.copy()),
+    ]
+    write_store_with_matrices(tmp_path, runs, domains)
+    j = run_json(capsys, "analyze", "noise", "--output-root", str(tmp_path), "--resamples", "300", "--json")
+    c = {x["dataset"]: x for x in j["cells"]}
+    # identical runs: interval [0, 0], p = 1, marked ns
+    assert (c["d1"]["d50_minus_baseline_ci_low"], c["d1"]["d50_minus_baseline_ci_high"], c["d1"]["d50_minus_baseline_p"]) == (0.0, 0.0, 1.0)
+    assert c["d1"]["d50_minus_baseline_sig"] == "ns" and c["d1"]["gen_avg_gain_ci_low"] == 0.0 == c["d1"]["gen_avg_gain_ci_high"]
+    # a clearly better run: the interval lies above 0 and holds the point gain; sig '' (interval excludes 0)
+    d = c["d1"]
+    assert 0 < d["d0_minus_baseline_ci_low"] <= d["d0_minus_baseline"] <= d["d0_minus_baseline_ci_high"] and d["d0_minus_baseline_sig"] == ""
+    assert d["d0_minus_baseline_p"] < 0.01 and d["d0_minus_50_ci_low"] > 0
+    # d2 has no noise 0.0 run: no difference, no interval
+    assert c["d2"]["d0_minus_baseline"] is None and c["d2"]["d0_minus_baseline_ci_low"] is None and c["d2"]["d0_minus_baseline_sig"] == "n/a"
+    # the average over the two cells: the interval of the mean of the two cells' sample vectors per resample
+    boot = Bootstrap(300, seed=0)
+    rows = pd.read_csv(tmp_path / "results.csv").assign(run_dir="")
+    boot.add_tests(rows, tmp_path)
+    side = {r: boot.samples[(r, 100, ds, "all")] for r, ds in (("s1/baseline/d1/m1", "d1"), ("s1/baseline/d2/m1", "d2"),
+                                                               ("noise/gen_random_noise/d1/m1_ratio0p50", "d1"), ("noise/gen_random_noise/d2/m1_ratio0p50", "d2"))}
+    hand = ((side["noise/gen_random_noise/d1/m1_ratio0p50"] - side["s1/baseline/d1/m1"]) + (side["noise/gen_random_noise/d2/m1_ratio0p50"] - side["s1/baseline/d2/m1"])) / 2
+    lo, hi, p = boot.interval(hand)
+    assert j["avg_50_minus_baseline_ci"] == pytest.approx([lo, hi], abs=1e-4) and j["avg_50_minus_baseline_p"] == pytest.approx(p, abs=1e-4)
+    assert lo < j["avg_50_minus_baseline"] < hi and lo != hi
+    assert j["avg_0_minus_baseline_ci"][0] > 0  # one cell: that cell's interval
+    assert j["avg_0_minus_baseline_ci"] == pytest.approx([d["d0_minus_baseline_ci_low"], d["d0_minus_baseline_ci_high"]], abs=1e-4)
+    # existing keys unchanged; the table marks significance; the figure exists
+    assert j["n"] == 2 and j["positive_0"] == 1 and "intervals: paired bootstrap" in " ".join(j["notes"])
+    assert "| ns" in (tmp_path / "findings" / "noise" / "noise_s1" / "cells.md").read_text()
+    assert (tmp_path / "findings" / "noise" / "noise_s1" / "noise_averages.png").stat().st_size > 1000
+    # domain_gap: the gap change is a difference of per-domain differences on the same resamples -> exactly 0 here
+    j = run_json(capsys, "analyze", "domain_gap", "--output-root", str(tmp_path), "--resamples", "300", "--json")
+    g = {x["strategy"]: x for x in j["strategies"]}["gen_same"]
+    assert (g["gap_change_vs_baseline_ci_low"], g["gap_change_vs_baseline_ci_high"], g["gap_change_vs_baseline_p"]) == (0.0, 0.0, 1.0)
+    assert g["gap_ci_low"] < g["gap"] < g["gap_ci_high"]
+    # extended: at step 200 gen_same is the baseline image by image (gap [0, 0]); at 300 it is clearly better
+    j = run_json(capsys, "analyze", "extended", "--stage", "extended_s1", "--output-root", str(tmp_path), "--resamples", "300", "--json")
+    gaps = {x["step"]: x for x in j["gaps"]}
+    assert (gaps[200]["gap_ci_low"], gaps[200]["gap_ci_high"], gaps[200]["gap_sig"]) == (0.0, 0.0, "ns")
+    assert gaps[300]["gap_ci_low"] > 0 and gaps[300]["gap_sig"] == ""
+    r = {x["strategy"]: x for x in j["runs"]}["gen_same"]
+    assert (r["base_step"], r["final_step"]) == (200, 300) and r["gain_ci"][0] > 0 and j["mean_gain_ci"]["gen_same"] == r["gain_ci"]
+    j = run_json(capsys, "analyze", "combination", "--output-root", str(tmp_path), "--resamples", "300", "--json")
+    assert j["vs_gen_ci"] == {"gen_A": {"cutmix": [0.0, 0.0]}} and j["synergy_ci"] == {"gen_A": {"cutmix": [0.0, 0.0]}} and j["synergy_p"]["gen_A"]["cutmix"] == 1.0
+    lo, hi = j["vs_baseline_ci"]["gen_A"]["cutmix"]
+    assert lo < j["vs_baseline"]["gen_A"]["cutmix"] < hi
 
 
 def test_export_idempotent(csv, tmp_path, capsys):

@@ -1,6 +1,7 @@
-"""Decoders: images by OpenCV equal PIL's RGB pixel for pixel (PNG; grey, palette and RGBA files too, EXIF
-orientation ignored as PIL does); labels stay PIL's exact ids: a palette PNG gives its indices, which OpenCV's
-IMREAD_UNCHANGED would not (it expands the palette to colours); the crop-first BGR path gives the same sample."""
+"""Decoders: images (libspng for 8-bit RGB PNGs, OpenCV, PIL) equal PIL's RGB pixel for pixel (PNG; grey, palette
+and RGBA files too, EXIF orientation ignored as PIL does); labels stay PIL's exact ids: libspng only for 8-bit grey
+PNGs, and a palette PNG gives its indices, which OpenCV's IMREAD_UNCHANGED would not (it expands the palette to
+colours); the crop-first BGR path gives the same sample."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from PIL import Image
 
 from prove_lightning.errors import DataError
-from prove_lightning.io import read_image, read_label
+from prove_lightning import images
+from prove_lightning.images import read_image, read_image_native, read_label
 
 
 def test_read_image_equals_pil_rgb_for_every_png_mode(tmp_path: Path) -> None:
@@ -64,3 +66,37 @@ def test_crop_first_bgr_path_gives_the_same_sample_as_rgb() -> None:
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     test = build_pipeline({"resize": [96, 48]}, train=False)
     assert np.array_equal(test(img.copy(), lab)[0], test(np.ascontiguousarray(img[..., ::-1]), lab, bgr=True)[0])
+
+
+def test_libspng_decodes_the_common_pngs_and_leaves_the_rest_to_opencv_and_pil(tmp_path: Path) -> None:
+    """The fast path is really taken (8-bit RGB images, 8-bit grey labels, interlaced or not, any zlib level) and
+    gives PIL's pixels; 16-bit, palette, alpha and grey images are decoded by the other decoders as before."""
+    assert images._spng is not None, "pyspng is a dependency (pyproject.toml): install it"
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (41, 67, 3), dtype=np.uint8)
+    ids = rng.integers(0, 34, (41, 67), dtype=np.uint8)
+    for i, kw in enumerate([{}, {"compress_level": 1}, {"compress_level": 9}, {"interlace": 1}]):
+        ip, lp = tmp_path / f"img{i}.png", tmp_path / f"lab{i}.png"
+        Image.fromarray(rgb).save(ip, **kw)
+        Image.fromarray(ids).save(lp, **kw)
+        assert images._spng_decode(ip.read_bytes(), images._RGB) is not None, kw
+        assert images._spng_decode(lp.read_bytes(), images._GREY) is not None, kw
+        img, is_bgr = read_image_native(ip)
+        assert not is_bgr and np.array_equal(img, rgb) and img.flags.c_contiguous, kw
+        lab = read_label(lp)
+        assert lab.dtype == np.uint8 and np.array_equal(lab, ids) and lab.flags.c_contiguous, kw
+    deep = tmp_path / "rgb16.png"
+    assert cv2.imwrite(str(deep), (rgb.astype(np.uint16) * 257)[..., ::-1])
+    assert images._spng_decode(deep.read_bytes(), images._RGB) is None  # not 8-bit: OpenCV's 16 -> 8 bit
+    assert np.array_equal(read_image(deep), rgb)
+    wide = tmp_path / "ids16.png"
+    Image.fromarray(ids.astype(np.uint16) * 1000).save(wide)
+    assert read_label(wide).dtype == np.int32 and int(read_label(wide).max()) == int(ids.max()) * 1000
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes((tmp_path / "img0.png").read_bytes()[:200])
+    with pytest.raises(DataError, match="truncated.png: cannot decode image"):
+        read_image(truncated)
+    trunc_label = tmp_path / "truncated_label.png"
+    trunc_label.write_bytes((tmp_path / "lab0.png").read_bytes()[:120])
+    with pytest.raises(DataError, match="truncated_label.png: cannot decode label"):
+        read_label(trunc_label)

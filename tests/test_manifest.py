@@ -16,7 +16,7 @@ from prove_lightning.config import compose
 from prove_lightning.data.manifest import MANIFEST_COLUMNS, DomainNormalizer, ManifestOptions, load_manifest
 from prove_lightning.data.sources.stratified import StratifiedSource
 from prove_lightning.errors import ConfigError, DataError
-from prove_lightning.io import write_png
+from prove_lightning.images import write_png
 
 H, W = 8, 16
 STEMS = ["a", "b", "c", "d"]

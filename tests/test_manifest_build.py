@@ -15,7 +15,7 @@ from prove_lightning.data.manifest import ManifestOptions, load_manifest
 from prove_lightning.data.manifest_build import build_manifest, stem_candidates
 from prove_lightning.data.sources.stratified import StratifiedSource
 from prove_lightning.errors import DataError
-from prove_lightning.io import write_png
+from prove_lightning.images import write_png
 
 H, W = 8, 16
 

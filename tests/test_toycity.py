@@ -10,7 +10,7 @@ from prove_lightning.data.domains import DOMAINS
 from prove_lightning.data.labels import CLASS_ID
 from prove_lightning.data.sources.toycity import ToyCitySource
 from prove_lightning.data.toycity import ToyCitySpec, ensure_toycity, render_scene
-from prove_lightning.io import read_image, read_label
+from prove_lightning.images import read_image, read_label
 
 
 def test_same_seed_same_pixels_other_seed_other_pixels() -> None:

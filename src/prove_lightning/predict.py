@@ -122,7 +122,7 @@ def predict_images(run: LoadedRun, images: list[Path], output: Path, fmt: str | 
     for each image (``rel``: its path under ``root`` without suffix); yields each image as it is done."""
     from prove_lightning.labelspace import colorize
     from prove_lightning.evaluation.predictions import get_prediction_format
-    from prove_lightning.io import read_image, write_png
+    from prove_lightning.images import read_image, write_png
 
     to_ids = get_prediction_format(fmt or run.prediction_format)
     for path in images:

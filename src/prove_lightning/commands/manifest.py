@@ -108,7 +108,7 @@ def check(argv: list[str]) -> int:
 def _decode_all(records: list) -> list[str]:  # noqa: ANN001
     """Decode each generated image fully (the header check reads only the size); print and return the failures."""
     from prove_lightning.errors import DataError
-    from prove_lightning.io import read_image
+    from prove_lightning.images import read_image
 
     bad = []
     for rec in records:

@@ -18,7 +18,7 @@ from prove_lightning.data.labels import LabelMapping, get_label_mapping
 from prove_lightning.data.records import SampleRecord
 from prove_lightning.data.sources.base import OUR_SPLITS, DatasetSource, PairedSource
 from prove_lightning.errors import DataError, ProveError
-from prove_lightning.io import read_label
+from prove_lightning.images import read_label
 
 #: problem kinds, in report order, with the fix to print once per kind
 KINDS: dict[str, str] = {

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from prove_lightning.data.labels import LabelMapping
 from prove_lightning.data.records import SampleRecord
 from prove_lightning.errors import DataError
-from prove_lightning.io import read_image, read_label
+from prove_lightning.images import read_image_native, read_label
 
 
 class SegDataset(Dataset):
@@ -39,26 +39,27 @@ class SegDataset(Dataset):
                 steps.append(hook.describe() if hasattr(hook, "describe") else repr(hook))
         return steps
 
-    def load(self, rec: SampleRecord, bgr: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Image (RGB, or the decoder's BGR with ``bgr``) and trainId label of one record."""
-        img = read_image(rec.image, bgr=bgr)
+    def load(self, rec: SampleRecord) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Image in its decoder's channel order, trainId label, and whether the image is BGR (else RGB)."""
+        img, is_bgr = read_image_native(rec.image)
         raw = read_label(rec.label)
         if raw.shape != img.shape[:2]:
             raise DataError(
                 f"{rec.label}: label size {raw.shape[1]}x{raw.shape[0]} differs from image {rec.image} "
                 f"size {img.shape[1]}x{img.shape[0]}; regenerate the label or remove the pair"
             )
-        return img, self.label_mappings[rec.dataset](raw, rec.label)
+        return img, self.label_mappings[rec.dataset](raw, rec.label), is_bgr
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, Any]:
         index, seed = (item, index_seed(item)) if isinstance(item, (int, np.integer)) else item
         rec = self.records[int(index)]
         rng = np.random.default_rng(seed)
-        if getattr(self.pipeline, "takes_bgr", False):  # the pipeline converts to RGB after cropping
-            img, label = self.load(rec, bgr=True)
+        img, label, is_bgr = self.load(rec)
+        if is_bgr and getattr(self.pipeline, "takes_bgr", False):  # the pipeline converts its (smaller) crop
             img, label = self.pipeline(img, label, rng, bgr=True)
         else:
-            img, label = self.load(rec)
+            if is_bgr:
+                cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
             img, label = self.pipeline(img, label, rng)
         sample = {
             "image": img,

@@ -19,7 +19,8 @@ from filelock import FileLock
 
 from prove_lightning.data.domains import DOMAINS
 from prove_lightning.data.labels import CLASS_ID, IGNORE_INDEX
-from prove_lightning.io import atomic_write_json, write_png
+from prove_lightning.images import write_png
+from prove_lightning.io import atomic_write_json
 
 C = CLASS_ID
 DATASET_DIR = "ToyCity"

@@ -21,7 +21,7 @@ import torch
 from prove_lightning.data.sources.cityscapes_labels import CITYSCAPES_LABELID_TO_TRAINID
 from prove_lightning.labelspace import NUM_CLASSES
 from prove_lightning.errors import ConfigError, DataError
-from prove_lightning.io import write_png
+from prove_lightning.images import write_png
 
 
 PredictionFormat = Callable[[np.ndarray], np.ndarray]

@@ -9,8 +9,9 @@ from that domain's images, ``all`` from every image), never averaged over images
 strategy minus baseline per resample; with several seeds, each side is the mean over its seeds per resample. A
 gain over several cells (a leaderboard line) is the mean of the cells' gains per resample, so cells that share
 test images stay correlated and the interval reflects test-image noise of every cell, not the spread of means.
-Interval: percentile (2.5 %, 97.5 % for level 0.95). p-value: two-sided, 2 * min(P*(gain <= 0), P*(gain >= 0))
-with the (1 + k) / (1 + R) correction, capped at 1. Seed-to-seed variance is reported apart (std over seeds).
+Interval: percentile (2.5 %, 97.5 % for level 0.95; order statistics). p-value: two-sided, 2 * min(P*(gain <= 0),
+P*(gain >= 0)) floored at 1/R and capped at 1: the smallest level whose percentile interval excludes 0, so p and
+the interval always agree. Seed-to-seed variance is reported apart (std over seeds).
 """
 
 from __future__ import annotations
@@ -129,14 +130,21 @@ class Bootstrap:
         return np.mean(vals, axis=0)
 
     def interval(self, gains: np.ndarray | None) -> tuple[float, float, float]:
-        """(low, high, p) of a bootstrap gain distribution; NaNs when there is none (no per-image matrices)."""
+        """(low, high, p) of a bootstrap gain distribution; NaNs when there is none (no per-image matrices).
+
+        The percentile interval uses order statistics (inverted CDF) and p = 2 min(share <= 0, share >= 0), floored
+        at 1/R: the smallest level at which the percentile interval excludes 0. So the two never disagree: an
+        interval excluding 0 has p <= 1 - level, and p < 1 - level means the interval excludes 0.
+        """
         if gains is None or len(gains) == 0 or np.isnan(gains).all():
             return float("nan"), float("nan"), float("nan")
         g = gains[~np.isnan(gains)]
         a = (1 - self.level) / 2
-        lo, hi = np.percentile(g, [100 * a, 100 * (1 - a)])
         r = len(g)
-        p = 2 * min((1 + np.sum(g <= 0)) / (1 + r), (1 + np.sum(g >= 0)) / (1 + r))
+        j = max(1, int(np.ceil(a * r - 1e-9)))  # the j-th smallest and j-th largest (numpy's percentile rounds 0.025 * 1000 up to 26)
+        srt = np.sort(g)
+        lo, hi = srt[j - 1], srt[r - j]
+        p = max(2 * min(np.sum(g <= 0) / r, np.sum(g >= 0) / r), 1 / r)
         return float(lo), float(hi), float(min(1.0, p))
 
 

@@ -34,9 +34,16 @@ def _seed_mean(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """One line per group: mean / std of mIoU over seeds (runs), n_seeds and the runs' store keys."""
     if df.empty:
         return pd.DataFrame(columns=[*by, "mIoU", "std", "n_seeds", "keys"])
-    keys = pd.Series([tuple(k) for k in df[KEYS].astype({"step": int}).values.tolist()], index=df.index, name="key")
-    grouped = df.assign(key=keys).groupby(by, sort=False, dropna=False)
-    out = grouped.agg(mIoU=("mIoU", "mean"), std=("mIoU", "std"), n_seeds=("mIoU", "size"), keys=("key", list)).reset_index()
+    grouped = df.groupby(by, sort=False, dropna=False)
+    out = grouped.agg(mIoU=("mIoU", "mean"), std=("mIoU", "std"), n_seeds=("mIoU", "size")).reset_index()
+    # the keys per group without a Python-level aggregation: rows ordered by group number, split at the counts
+    keys = np.empty(len(df), dtype=object)
+    cols = [[v if isinstance(v, str) else str(v) for v in df[c].tolist()] for c in ("run_id", "test_dataset", "domain")]
+    keys[:] = list(zip(cols[0], df["step"].astype("int64").tolist(), cols[1], cols[2]))
+    codes = grouped.ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(out))
+    out["keys"] = [list(k) for k in np.split(keys[order], np.cumsum(counts)[:-1])]
     return out
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from prove_lightning.findings import plots, tables
 from prove_lightning.findings.analyses import Context, Result, run_analysis
+from prove_lightning.findings.analyses.base import bootstrap_needs
 from prove_lightning.findings.leaderboard import BREAKDOWNS, leaderboard
 from prove_lightning.findings.session import Session
 
@@ -54,7 +55,11 @@ def board_text(b: Board) -> str:
 
 
 def build_analysis(s: Session, name: str, stages: list[str], options: dict | None = None) -> Result:
+    """Run one analysis after bootstrapping every test it compares (its stages, their reference stages, and
+    for ``extended`` every tested step and the source stage), so its gains get intervals."""
+    wanted, all_steps = bootstrap_needs(name, stages)
+    boot_note = s.load_bootstrap(wanted, all_steps)
     ctx = Context(s.df, s.cfg, s.out, s.boot, options or {})
     res = run_analysis(name, ctx, stages)
-    res.notes = [*s.rows.notes, *res.notes]
+    res.notes = [*s.rows.notes, boot_note, *res.notes]
     return res

@@ -27,7 +27,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def gain_bars(table: pd.DataFrame, path: Path, title: str, intervals: bool = True) -> Path:
+def gain_bars(table: pd.DataFrame, path: Path, title: str, intervals: bool = True, xlabel: str = "gain vs baseline (mIoU points)") -> Path:
     """Horizontal bars of mean gain per strategy, 95 % bootstrap intervals as error bars where there are any."""
     plt = _plt()
     t = table.sort_values("gain", na_position="first")
@@ -40,18 +40,25 @@ def gain_bars(table: pd.DataFrame, path: Path, title: str, intervals: bool = Tru
     colors = ["tab:green" if g > 0 else "tab:red" for g in np.nan_to_num(gains)]
     ax.barh(labels, np.nan_to_num(gains), xerr=err if has.any() else None, color=colors, capsize=3)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("gain vs baseline (mIoU points)")
+    ax.set_xlabel(xlabel)
     ax.set_title(title + ("" if has.all() or not intervals else "\n(no interval: per-image matrices missing)" if not has.any() else "\n(some lines without interval)"), fontsize=9)
     return _save(fig, path)
 
 
-def curves(series: dict[str, dict[float, float]], path: Path, title: str, xlabel: str, ylabel: str = "mIoU") -> Path:
-    """One line per name: x -> y points."""
+def curves(series: dict[str, dict[float, float]], path: Path, title: str, xlabel: str, ylabel: str = "mIoU",
+           bounds: dict[str, dict[float, tuple[float, float]]] | None = None) -> Path:
+    """One line per name: x -> y points; ``bounds`` (name -> x -> (low, high)) adds error bars where finite."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, pts in series.items():
         xs = sorted(pts)
-        ax.plot(xs, [pts[x] for x in xs], marker="o", label=name)
+        ys = np.array([pts[x] for x in xs], float)
+        b = (bounds or {}).get(name, {})
+        lo = np.array([b.get(x, (np.nan, np.nan))[0] for x in xs], float)
+        hi = np.array([b.get(x, (np.nan, np.nan))[1] for x in xs], float)
+        has = np.isfinite(lo) & np.isfinite(hi)
+        err = np.vstack([np.where(has, ys - lo, 0), np.where(has, hi - ys, 0)]) if has.any() else None
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -60,10 +67,12 @@ def curves(series: dict[str, dict[float, float]], path: Path, title: str, xlabel
     return _save(fig, path)
 
 
-def matrix(values: pd.DataFrame, path: Path, title: str) -> Path:
-    """Heat map of a small matrix (rows x columns) with its values written in."""
+def matrix(values: pd.DataFrame, path: Path, title: str, low: pd.DataFrame | None = None, high: pd.DataFrame | None = None) -> Path:
+    """Heat map of a small matrix (rows x columns) with its values written in, and under each value its 95 %
+    interval where ``low`` / ``high`` (same shape) have one (a heat map has no room for error bars)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(1.2 * values.shape[1] + 2.5, 0.6 * values.shape[0] + 1.5))
+    ci = low is not None and high is not None and np.isfinite(low.to_numpy(float)).any()
+    fig, ax = plt.subplots(figsize=((2.0 if ci else 1.2) * values.shape[1] + 2.5, (0.8 if ci else 0.6) * values.shape[0] + 1.5))
     v = values.to_numpy(float)
     lim = np.nanmax(np.abs(v)) if np.isfinite(v).any() else 1.0
     im = ax.imshow(v, cmap="RdYlGn", vmin=-lim, vmax=lim)
@@ -72,17 +81,33 @@ def matrix(values: pd.DataFrame, path: Path, title: str) -> Path:
     for i in range(v.shape[0]):
         for j in range(v.shape[1]):
             if np.isfinite(v[i, j]):
-                ax.text(j, i, f"{v[i, j]:+.2f}", ha="center", va="center", fontsize=7)
+                txt = f"{v[i, j]:+.2f}"
+                if ci and np.isfinite(float(low.iat[i, j])):
+                    txt += f"\n[{float(low.iat[i, j]):+.2f}, {float(high.iat[i, j]):+.2f}]"
+                ax.text(j, i, txt, ha="center", va="center", fontsize=7)
     fig.colorbar(im, ax=ax)
     ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
 
-def scatter(x: Sequence[float], y: Sequence[float], names: Sequence[str], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
-    """Labelled scatter with a least-squares line (when there are at least two distinct x)."""
+def _err(v: np.ndarray, b: tuple[Sequence[float], Sequence[float]] | None) -> np.ndarray | None:
+    if b is None:
+        return None
+    lo, hi = np.asarray(b[0], float), np.asarray(b[1], float)
+    has = np.isfinite(lo) & np.isfinite(hi)
+    return np.vstack([np.where(has, v - lo, 0), np.where(has, hi - v, 0)]) if has.any() else None
+
+
+def scatter(x: Sequence[float], y: Sequence[float], names: Sequence[str], path: Path, title: str, xlabel: str, ylabel: str,
+            xci: tuple[Sequence[float], Sequence[float]] | None = None, yci: tuple[Sequence[float], Sequence[float]] | None = None) -> Path:
+    """Labelled scatter with a least-squares line (when there are at least two distinct x); ``xci`` / ``yci``
+    ((lows, highs)) add interval error bars where finite."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     xa, ya = np.asarray(x, float), np.asarray(y, float)
+    xe, ye = _err(xa, xci), _err(ya, yci)
+    if xe is not None or ye is not None:
+        ax.errorbar(xa, ya, xerr=xe, yerr=ye, fmt="none", ecolor="gray", capsize=2, lw=0.8)
     ax.scatter(xa, ya)
     for xi, yi, n in zip(xa, ya, names):
         ax.annotate(str(n), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")

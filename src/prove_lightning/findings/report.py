@@ -16,7 +16,8 @@ import pandas as pd
 
 from prove_lightning.findings import tables
 from prove_lightning.findings.analyses import ANALYSES, Result
-from prove_lightning.findings.analyses.base import default_pairs
+from prove_lightning.findings.analyses.base import default_pairs, is_p
+from prove_lightning.findings.analyses.intervals import compact
 from prove_lightning.findings.outputs import Board
 from prove_lightning.io import atomic_write_text
 
@@ -35,7 +36,8 @@ def _table(df: pd.DataFrame, max_rows: int = 200) -> str:
     if df is None or df.empty:
         return '<p class="note">(no rows)</p>'
     more = f'<p class="note">first {max_rows} of {len(df)} rows; all rows in the CSV</p>' if len(df) > max_rows else ""
-    return df.head(max_rows).to_html(index=False, float_format=lambda v: f"{v:.2f}", na_rep="n/a", border=0) + more
+    p_cols = {c: (lambda v: "n/a" if v != v else f"{v:.3f}") for c in df.columns if is_p(c) and pd.api.types.is_float_dtype(df[c])}
+    return df.head(max_rows).to_html(index=False, float_format=lambda v: f"{v:.2f}", na_rep="n/a", border=0, formatters=p_cols) + more
 
 
 def analyses_for(stage: str, cfg: dict) -> list[tuple[str, list[str]]]:
@@ -73,7 +75,7 @@ def render(stage: str, board: Board, results: Sequence[Result], track: dict | No
         parts.append(f"<h2>Analysis: {html.escape(r.name)} ({html.escape(' vs '.join(r.stages))})</h2>")
         parts += [f"<p class='note'>{html.escape(n)}</p>" for n in r.notes]
         for tname, t in r.tables.items():
-            parts.append(f"<h3>{html.escape(tname)}</h3>" + _table(t))
+            parts.append(f"<h3>{html.escape(tname)}</h3>" + _table(compact(t) if t is not None and not t.empty else t))
         parts += [_img(f) for f in r.figures]
     parts.append("</body></html>")
     return "\n".join(parts)

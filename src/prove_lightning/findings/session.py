@@ -36,10 +36,12 @@ class Session:
     def df(self) -> pd.DataFrame:
         return self.rows.df
 
-    def load_bootstrap(self, stages: Sequence[str]) -> str:
-        """Bootstrap the final tests of these stages and their baseline stages; returns a sentence saying what was found."""
+    def load_bootstrap(self, stages: Sequence[str], all_steps: bool = False) -> str:
+        """Bootstrap the final tests (every tested step with ``all_steps``) of these stages and their baseline
+        stages; returns a sentence saying what was found."""
         wanted = {s for st in stages for s in baseline_stages(st)}
-        tests = final_rows(self.df[self.df["stage"].isin(wanted)])
+        tests = self.df[self.df["stage"].isin(wanted)]
+        tests = tests if all_steps else final_rows(tests)
         self.boot.add_tests(tests, self.rows.output_root)
         n = tests.drop_duplicates(["run_id", "step", "test_dataset"])
         keys = set(zip(n["run_id"], n["step"].astype(int), n["test_dataset"]))

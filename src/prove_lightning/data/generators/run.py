@@ -27,7 +27,8 @@ from prove_lightning.data.manifest_build import build_manifest
 from prove_lightning.data.records import SampleRecord
 from prove_lightning.data.sources.base import DatasetSource
 from prove_lightning.errors import DataError
-from prove_lightning.io import atomic_write_json, read_image, write_png
+from prove_lightning.images import read_image, write_png
+from prove_lightning.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 STAMP_VERSION = 1

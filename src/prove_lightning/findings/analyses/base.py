@@ -19,6 +19,7 @@ import pandas as pd
 from prove_lightning.errors import ConfigError
 from prove_lightning.findings.bootstrap import Bootstrap
 from prove_lightning.findings.config import baseline_stages
+from prove_lightning.findings.leaderboard import _seed_mean
 from prove_lightning.findings.rows import final_rows
 from prove_lightning.io import atomic_write_text
 
@@ -74,14 +75,29 @@ def clean(x: Any) -> Any:
 
 Analysis = Callable[[Context, list[str]], Result]
 ANALYSES: dict[str, Analysis] = {}
+# which tests an analysis reads: stages -> (stages whose tests to bootstrap, every tested step or final only)
+Needs = Callable[[list[str]], tuple[list[str], bool]]
+NEEDS: dict[str, Needs] = {}
 
 
-def register(name: str) -> Callable[[Analysis], Analysis]:
+def register(name: str, needs: Needs | None = None) -> Callable[[Analysis], Analysis]:
     def deco(fn: Analysis) -> Analysis:
         ANALYSES[name] = fn
+        if needs is not None:
+            NEEDS[name] = needs
         return fn
 
     return deco
+
+
+def bootstrap_needs(name: str, stages: list[str]) -> tuple[list[str], bool]:
+    """The stages (with their reference stages, see Session.load_bootstrap) and steps whose tests ``name`` compares."""
+    return NEEDS[name](stages) if name in NEEDS else (list(stages), False)
+
+
+def drop_keys(t: pd.DataFrame) -> pd.DataFrame:
+    """A table without the store-key columns (they are for the bootstrap, not for readers)."""
+    return t.drop(columns=[c for c in t.columns if c == "keys" or str(c).endswith("_keys")])
 
 
 def default_pairs(cfg: dict[str, Any], name: str, stage: Sequence[str] | None) -> list[list[str]]:
@@ -110,8 +126,20 @@ def run_analysis(name: str, ctx: Context, stages: list[str]) -> Result:
     return res
 
 
+def is_p(col: Any) -> bool:
+    """A p-value column (printed with 3 decimals; 0.00 would hide 0.004)."""
+    return str(col) == "p" or str(col).endswith("_p") or str(col) == "p_value"
+
+
 def markdown(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, floatfmt=".2f") if not table.empty else "(no rows)\n"
+    """Markdown of a table: 2 decimals (p-values 3), missing values (no interval, no matrices) as n/a."""
+    if table.empty:
+        return "(no rows)\n"
+    from prove_lightning.findings.analyses.intervals import compact
+
+    table = compact(table)
+    t = table.astype(object).where(table.notna(), None)
+    return t.to_markdown(index=False, floatfmt=[".3f" if is_p(c) else ".2f" for c in t.columns], missingval="n/a")
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -119,7 +147,8 @@ CELL_NO_DOMAIN = ["dataset", "model", "test_dataset", "loss"]
 
 
 def seed_means(df: pd.DataFrame, stage: str | Sequence[str], domains: Sequence[str] | None = ("all",), final: bool = True) -> pd.DataFrame:
-    """Per (stage, label, strategy, augment, ratio, dataset, model, test set, domain, loss[, step]): mIoU mean over seeds."""
+    """Per (stage, label, strategy, augment, ratio, dataset, model, test set, domain, loss[, step]): mIoU mean over
+    seeds (std, n_seeds) and ``keys``, the store keys of the averaged rows (for intervals.py's bootstrap samples)."""
     stages = [stage] if isinstance(stage, str) else list(stage)
     d = df[df["stage"].isin(stages)]
     if final:
@@ -128,19 +157,20 @@ def seed_means(df: pd.DataFrame, stage: str | Sequence[str], domains: Sequence[s
         d = d[d["domain"].isin(list(domains))]
     by = ["stage", "label", "strategy", "augment", "ratio", "dataset", "model", "test_dataset", "domain", "loss"] + ([] if final else ["step"])
     if d.empty:
-        return pd.DataFrame(columns=[*by, "mIoU", "n_seeds"])
-    return d.groupby(by, dropna=False).agg(mIoU=("mIoU", "mean"), n_seeds=("mIoU", "size")).reset_index()
+        return pd.DataFrame(columns=[*by, "mIoU", "std", "n_seeds", "keys"])
+    return _seed_mean(d, by).sort_values(by, kind="stable").reset_index(drop=True)
 
 
 def baseline_of(df: pd.DataFrame, stages: Sequence[str], cfg: dict[str, Any], domains: Sequence[str] | None = ("all",)) -> pd.DataFrame:
-    """Baseline mIoU per cell (dataset, model, test set, domain, loss) from the first of ``stages`` holding it."""
+    """Baseline mIoU per cell (dataset, model, test set, domain, loss) from the first of ``stages`` holding it,
+    with ``baseline_keys`` (the store keys of its seeds)."""
     base = cfg.get("baseline", {})
     m = seed_means(df, stages, domains)
     m = m[(m["label"] == str(base.get("strategy", "baseline"))) & np.isclose(m["ratio"].astype(float), float(base.get("ratio", 1.0)))]
     order = {s: i for i, s in enumerate(stages)}
     m = m.assign(_o=m["stage"].map(order)).sort_values("_o")
     m = m.drop_duplicates(["dataset", "model", "test_dataset", "domain", "loss"])
-    return m[["dataset", "model", "test_dataset", "domain", "loss", "mIoU"]].rename(columns={"mIoU": "baseline"})
+    return m[["dataset", "model", "test_dataset", "domain", "loss", "mIoU", "keys"]].rename(columns={"mIoU": "baseline", "keys": "baseline_keys"})
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:

@@ -5,7 +5,11 @@ names may omit the ``gen_`` prefix; matched case-insensitively), an optional ``d
 column per metric. Gains: each strategy's mean gain vs baseline over its matched cells (overall mIoU), per
 dataset when the CSV has datasets. Per metric: Spearman rho with p over the (strategy[, dataset]) points,
 and a scatter plot with method labels and a least-squares line.
-JSON: {"metrics": [{"metric","spearman_rho","p_value","n"}], "points": [{"strategy","dataset"?,"gain",metric...}], "n"}.
+rho is a rank correlation: its p-value is scipy's, no bootstrap. Each point's gain carries the leaderboard's
+paired-bootstrap interval (mean of its cells' samples per resample: ci_low, ci_high, p, sig; null / n/a
+without per-image matrices), drawn as vertical error bars.
+JSON: {"metrics": [{"metric","spearman_rho","p_value","n"}], "points": [{"strategy","dataset"?,"gain","ci_low",
+"ci_high","p","sig",metric...}], "n"}.
 """
 
 from __future__ import annotations
@@ -49,10 +53,10 @@ def quality(ctx: Context, stages: list[str]) -> Result:
     q = read_quality(path)
     by_ds = "dataset" in q.columns
     metrics = [c for c in q.columns if c not in ("strategy", "key", "dataset") and pd.api.types.is_numeric_dtype(q[c])]
-    s = summarize(matched_cells(ctx.df, study, ctx.cfg, domains=["all"]), ["dataset"] if by_ds else ())
+    s = summarize(matched_cells(ctx.df, study, ctx.cfg, ctx.boot, domains=["all"]), ["dataset"] if by_ds else (), ctx.boot)
     s = s[s["n_cells"] > 0].assign(key=lambda d: d["label"].map(_norm))
     on = ["key", "dataset"] if by_ds else ["key"]
-    pts = q.merge(s[[*on, "label", "gain"]], on=on)
+    pts = q.merge(s[[*on, "label", "gain", "ci_low", "ci_high", "p", "sig"]], on=on)
     out = []
     res = Result("quality", stages, {})
     for mname in metrics:
@@ -60,8 +64,9 @@ def quality(ctx: Context, stages: list[str]) -> Result:
         out.append({"metric": mname, "spearman_rho": rho, "p_value": p, "n": int(pts[[mname, "gain"]].dropna().shape[0])})
         if len(pts):
             res.figures.append(plots.scatter(pts[mname], pts["gain"], pts["label"], ctx.out_dir / "quality" / "_".join(stages) / f"quality_{mname}.png",
-                                             f"{mname} vs gain ({study}): rho={rho:.2f}, p={p:.3g}", mname, "gain vs baseline (points)"))
-    cols = ["label", *(["dataset"] if by_ds else []), "gain", *metrics]
+                                             f"{mname} vs gain ({study}): rho={rho:.2f}, p={p:.3g}", mname, "gain vs baseline (points)",
+                                             yci=(pts["ci_low"], pts["ci_high"])))
+    cols = ["label", *(["dataset"] if by_ds else []), "gain", "ci_low", "ci_high", "p", "sig", *metrics]
     pts = pts[cols].rename(columns={"label": "strategy"})
     res.data = clean({"metrics": out, "points": pts.to_dict("records"), "n": int(len(pts))})
     res.tables = {"correlations": pd.DataFrame(out), "points": pts}
