@@ -39,6 +39,22 @@ def ratio_interval(num: Sequence[float], den: Sequence[float], level: float = 0.
     return float(np.median(r)), float(lo), float(hi)
 
 
+
+def block_ratio_interval(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]], level: float = 0.9, seed: int = 0, n_boot: int = 2000) -> tuple[float, float, float]:
+    """Median of the paired ratios num[b][i] / den[b][i] over all blocks b and pairs i, and a two-level bootstrap
+    interval of that median: resample whole blocks, then the pairs within each drawn block (pairs within a block
+    are not independent: they share a set-up and a stretch of machine load; with few blocks, resampling blocks
+    alone would give too few distinct draws)."""
+    ratios = [np.asarray(n, dtype=float) / np.asarray(d, dtype=float) for n, d in zip(num, den) if len(n)]
+    pooled = np.concatenate(ratios)
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    for k in range(n_boot):
+        drawn = [ratios[j] for j in rng.integers(0, len(ratios), size=len(ratios))]
+        boots[k] = np.median(np.concatenate([r[rng.integers(0, r.size, size=r.size)] for r in drawn]))
+    lo, hi = np.percentile(boots, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(np.median(pooled)), float(lo), float(hi)
+
 @dataclass
 class Figure:
     name: str

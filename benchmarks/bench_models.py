@@ -2,9 +2,11 @@
 same network, input, loss and optimizer (bench_train_step's machinery), with MMSeg 1.2.2's figures from issue 15.
 
     python benchmarks/bench_models.py                      # batch 2 at 512x512, as issue 15 measured MMSeg
-    python benchmarks/bench_models.py --size 256 256 --blocks 2 --models pspnet_r50
+    python benchmarks/bench_models.py --size 256 256 --steps 3 --blocks 4 --models segformer_b3 segnext_b
 
-Target: ours <= 1.05x bare (upper end of the 90% interval of paired per-block ratios, CPU time on CPU). The MMSeg
+Target: ours <= 1.05x bare (upper end of the 90% interval of the paired per-step ratios, CPU time on CPU; the two
+sides are interleaved step by step, see bench_train_step's docstring; the bare step clips gradients where the model
+config does, as the Trainer does). The MMSeg
 column is issue 15's measurement on this machine type (batch 2, 512x512, 2 threads), printed for reference only:
 MMSeg is not a dependency and is never imported.
 """
@@ -28,9 +30,10 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--size", type=int, nargs=2, default=[512, 512], metavar=("H", "W"))
-    ap.add_argument("--steps", type=int, default=1, help="measured steps per block")
+    ap.add_argument("--steps", type=int, default=1, help="measured (framework, bare) step pairs per block")
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--blocks", type=int, default=4, help="alternating bare/framework blocks (ABBA)")
+    ap.add_argument("--blocks", type=int, default=4, help="blocks of interleaved (framework, bare) step pairs, a fresh Trainer each")
+    ap.add_argument("--budget-s", type=float, default=0.0, help="seconds of measuring per network: blocks are added until it is spent (0: exactly --blocks)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--smoke", action="store_true", help="one network at 64x64, to check the script runs")
     ap.add_argument("--json", default=None)
@@ -41,9 +44,10 @@ def main() -> None:
     import logging
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    print(f"batch={a.batch} size={a.size[0]}x{a.size[1]} threads={a.threads} blocks={a.blocks} x {a.steps} steps (+{a.warmup} warm-up); {load_avg()}")
+    print(f"batch={a.batch} size={a.size[0]}x{a.size[1]} threads={a.threads} blocks of {a.steps} interleaved step pairs (+{a.warmup} warm-up), at least {a.blocks}"
+          f"{f' and {a.budget_s:g} s per network' if a.budget_s else ''}; {load_avg()}")
     bts.header()
-    rows = bts.compare(a.models, a.batch, tuple(a.size), a.steps, a.warmup, a.blocks, "cpu", False)
+    rows = bts.compare(a.models, a.batch, tuple(a.size), a.steps, a.warmup, a.blocks, "cpu", False, a.budget_s or None)
     print(f"\n{'model':<22}{'params M':>10}{'ours s/step':>13}{'bare s/step':>13}   MMSeg s/step (issue 15, 512x512 batch 2, 2 threads)")
     figures = []
     for r in rows:

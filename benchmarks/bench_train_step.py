@@ -2,21 +2,32 @@
 vs a bare PyTorch loop on the same network, loss, optimizer and batch, printed side by side.
 
     python benchmarks/bench_train_step.py                         # tiny variants, CPU, batch 2 at 128x128
-    python benchmarks/bench_train_step.py --models segformer_b0 pspnet_tiny --steps 20
+    python benchmarks/bench_train_step.py --models segformer_b0 pspnet_tiny --budget-s 90
     python benchmarks/bench_train_step.py --full --device cuda --precision bf16 --size 512 512   # on a GPU
 
-Target: framework <= 1.05x the bare loop, judged on the upper end of the 90% interval of the paired per-block
-ratios (process CPU time on CPU: the steadier figure on a shared machine; wall clock on a GPU). Both sides copy the batch to the device every step and use the model
-config's loss, optimizer and schedule; the framework side adds what a real run adds per step (per-step reseeding,
-batch hooks, loss-term logging, the LR scheduler through Lightning). Step time = median over measured steps
-(start of one step to start of the next), after warm-up steps; the two sides alternate in blocks (ABBA) to share noise.
+Target: framework <= 1.05x the bare loop, judged on the upper end of the 90% interval of the ratio (process CPU
+time on CPU: the steadier figure on a shared machine; wall clock on a GPU).
+
+How it is measured: the two sides are interleaved step by step (F B F B ...): a callback runs one bare step after
+every framework step, so each framework step is paired with a bare step taken a few milliseconds later, under the
+same machine load (on this shared 2-core VM a step's CPU time drifts by +-20% over seconds, which made separate
+ABBA blocks of several steps each too noisy to decide 5%). A framework step = from one ``on_train_batch_start``
+to the next (Lightning's fetch, batch transfer hook, per-step reseeding, training step, backward, gradient
+clipping, optimizer, LR scheduler, logging) minus the bare step run inside it. The bare step copies the batch to
+the device, normalises, runs the model config's loss, clips gradients when the model config sets
+``gradient_clip_val`` (as the Trainer does: mask2former clips at 0.01), steps its own optimizer of the same kind
+and its own per-step schedule. Blocks: each block is a fresh Trainer + SegModule and a fresh bare optimizer (as a
+run builds them); the first ``--warmup`` pairs of a block are dropped; each model is measured for ``--budget-s``
+seconds (at least ``--blocks`` blocks), so the fast networks, whose steps are the noisiest relative to their
+length, get the most pairs. Ratio = median of the per-step ratios framework / bare; its 90% bootstrap interval
+resamples blocks, then the pairs within them (_common.block_ratio_interval). Default run: six tiny models x 35 s, about 4-5 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import tempfile
 import time
 from typing import Any
 
@@ -27,7 +38,7 @@ import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
-from _common import Figure, emit, load_avg, median_spread, ratio_interval  # noqa: E402
+from _common import Figure, block_ratio_interval, emit, load_avg, median_spread  # noqa: E402
 from prove_lightning.config import compose, instantiate  # noqa: E402
 from prove_lightning.module import MEAN, STD, SegModule  # noqa: E402
 from prove_lightning.optim import build_optimizer, build_scheduler  # noqa: E402
@@ -91,85 +102,143 @@ def build(model: str, batch: int) -> tuple[Any, Any, Any]:
     return cfg, instantiate(cfg.model.net), instantiate(cfg.loss.fn)
 
 
-def bare_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool) -> list[tuple[float, float]]:
-    net.to(device).train()
-    opt = build_optimizer(net, dict(cfg.model.optim), float(cfg.model.lr))
-    sched = build_scheduler(opt, dict(cfg.model.scheduler), 10_000, float(cfg.model.lr))
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
-    clip = cfg.model.get("gradient_clip_val")
-    stamps = []
-    for _ in range(steps):
-        stamps.append(stamp(device))
-        image, label = batch["image"].to(device, non_blocking=True), batch["label"].to(device, non_blocking=True)
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=bf16):
-            out = net((image.float() - mean) / std)
-            loss = loss_fn(out, label)["loss"]
-        opt.zero_grad(set_to_none=True)
+class BareStep:
+    """One bare PyTorch training step on the network: the same copy to the device, normalisation, loss, optimizer,
+    gradient clipping (the model config's ``gradient_clip_val``, as the Trainer gets it) and per-step LR schedule."""
+
+    def __init__(self, cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], device: str, bf16: bool) -> None:
+        self.net, self.loss_fn, self.batch, self.device, self.bf16 = net, loss_fn, batch, device, bf16
+        self.opt = build_optimizer(net, dict(cfg.model.optim), float(cfg.model.lr))
+        self.sched = build_scheduler(self.opt, dict(cfg.model.scheduler), 10_000, float(cfg.model.lr))
+        self.mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+        clip = cfg.model.get("gradient_clip_val")
+        self.clip = float(clip) if clip else None
+
+    def __call__(self) -> None:
+        image = self.batch["image"].to(self.device, non_blocking=True)
+        label = self.batch["label"].to(self.device, non_blocking=True)
+        with torch.enable_grad(), torch.autocast(device_type=self.device, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.net((image.float() - self.mean) / self.std)
+            loss = self.loss_fn(out, label)["loss"]
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), float(clip))
-        opt.step()
-        sched.step()
-    stamps.append(stamp(device))
-    return durations(stamps)
+        if self.clip:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip)
+        self.opt.step()
+        self.sched.step()
 
 
-def framework_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool) -> list[tuple[float, float]]:
+class Interleave(pl.Callback):
+    """Runs one bare step after every framework step (F B F B ...) and times both: the framework step is the time
+    from one ``on_train_batch_start`` to the next (the whole loop: fetch, transfer, hooks, training step, backward,
+    clipping, optimizer, scheduler, logging) minus the bare step run inside it."""
+
+    def __init__(self, bare: BareStep, device: str) -> None:
+        self.bare, self.device = bare, device
+        self.starts: list[tuple[float, float]] = []
+        self.bare_times: list[tuple[float, float]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:  # noqa: ANN001
+        self.starts.append(stamp(self.device))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        t0 = stamp(self.device)
+        self.bare()
+        t1 = stamp(self.device)
+        self.bare_times.append((t1[0] - t0[0], t1[1] - t0[1]))
+
+    def on_train_end(self, trainer, pl_module) -> None:  # noqa: ANN001
+        self.starts.append(stamp(self.device))
+
+    def pairs(self) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        """(framework, bare) (wall, CPU) durations per step."""
+        loop = durations(self.starts)
+        return [((c[0] - b[0], c[1] - b[1]), b) for c, b in zip(loop, self.bare_times)]
+
+
+def run_parts(cfg: Any, run_dir: str) -> tuple[list[pl.Callback], Any, int]:
+    """What ``prove train`` adds around the step, for ``--as-run``: the divergence guard (loss and gradient-norm
+    checks every step), the LR monitor, the plain progress lines and the config's loggers writing every
+    ``trainer.log_every_n_steps`` steps (checkpointing and the preemption handler do no per-step work)."""
+    from pytorch_lightning.callbacks import LearningRateMonitor
+    from pytorch_lightning.loggers import TensorBoardLogger
+
+    from prove_lightning.runs.divergence import DivergenceGuard
+    from prove_lightning.runs.progress import PlainProgress
+
+    div = cfg.get("divergence") or {}
+    callbacks = [DivergenceGuard(run_dir, div.get("loss_spike_factor"), div.get("window", 50)), LearningRateMonitor(logging_interval="step"), PlainProgress(every_n_steps=50, to_stdout=False)]
+    return callbacks, TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False), int(cfg.trainer.log_every_n_steps)
+
+
+def paired_steps(cfg: Any, net: torch.nn.Module, loss_fn: torch.nn.Module, batch: dict[str, Any], steps: int, device: str, bf16: bool, as_run: bool = False) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """One block: a fresh Trainer + SegModule (as a run builds them) and a fresh bare optimizer on the same network,
+    ``steps`` framework steps each followed by a bare step; returns the (framework, bare) durations per step.
+    ``as_run``: the framework side also has a run's per-step callbacks and logger (:func:`run_parts`)."""
     module = SegModule(net, loss_fn, optim=dict(cfg.model.optim), scheduler=dict(cfg.model.scheduler), lr=float(cfg.model.lr), max_steps=10_000, batch_hooks=[])
-    timer = StepTimer(device)
+    timer = Interleave(BareStep(cfg, net, loss_fn, batch, device, bf16), device)
+    with tempfile.TemporaryDirectory(prefix="bench_run_") as run_dir:
+        extra, logger, every = run_parts(cfg, run_dir) if as_run else ([], False, 50)
+        _fit(cfg, module, timer, extra, logger, every, batch, steps, device, bf16)
+    return timer.pairs()
+
+
+def _fit(cfg: Any, module: SegModule, timer: Interleave, extra: list[pl.Callback], logger: Any, every: int, batch: dict[str, Any], steps: int, device: str, bf16: bool) -> None:
     trainer = pl.Trainer(
         accelerator="gpu" if device == "cuda" else "cpu",
         devices=1,
         max_steps=steps,
         precision="bf16-mixed" if bf16 else "32-true",
-        logger=False,
+        logger=logger,
+        log_every_n_steps=every,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
         gradient_clip_val=cfg.model.get("gradient_clip_val"),
-        callbacks=[timer],
+        callbacks=[timer, *extra],
     )
     trainer.fit(module, train_dataloaders=DataLoader(SameBatch(batch, steps), batch_size=None))
-    return durations(timer.stamps)
 
 
-def compare(models: list[str], batch: int, size: tuple[int, int], steps: int, warmup: int, blocks: int, device: str, bf16: bool) -> list[dict[str, Any]]:
-    """Per model: ``blocks`` alternating (bare, framework) blocks of ``warmup + steps`` steps on the same network and
-    batch; per block the median step; the paired block ratios give the median ratio and its 90% interval."""
+def compare(models: list[str], batch: int, size: tuple[int, int], steps: int, warmup: int, blocks: int, device: str, bf16: bool, budget_s: float | None = None, as_run: bool = False) -> list[dict[str, Any]]:
+    """Per model: ``blocks`` blocks of ``warmup + steps`` interleaved (framework, bare) step pairs on the same network
+    and batch; with ``budget_s``, blocks are added until the model has been measured that long (at least ``blocks``),
+    so a cheap network gets more pairs: the number of pairs never depends on the figures (no stopping when they look
+    good). Ratio = median of the paired per-step ratios framework / bare; its 90% interval resamples blocks, then
+    the pairs within them (pairs within a block share a Trainer and a stretch of machine load)."""
     batch_data = make_batch(batch, size)
     rows = []
     for model in models:
         cfg, net, loss_fn = build(model, batch)
-        bare_blocks: list[list[tuple[float, float]]] = []
-        fw_blocks: list[list[tuple[float, float]]] = []
-        n = warmup + steps
-        for b in range(blocks):
-            first, second = (bare_steps, framework_steps) if b % 2 == 0 else (framework_steps, bare_steps)  # ABBA order
-            x = first(cfg, net, loss_fn, batch_data, n, device, bf16)[warmup:]
-            y = second(cfg, net, loss_fn, batch_data, n, device, bf16)[warmup:]
-            bare, fw = (x, y) if first is bare_steps else (y, x)
-            bare_blocks.append(bare)
-            fw_blocks.append(fw)
-        row: dict[str, Any] = {"model": model, "load": load_avg()}
+        blocks_pairs: list[list[tuple[tuple[float, float], tuple[float, float]]]] = []
+        t0 = time.perf_counter()
+        while len(blocks_pairs) < blocks or (budget_s is not None and time.perf_counter() - t0 < budget_s):
+            blocks_pairs.append(paired_steps(cfg, net, loss_fn, batch_data, warmup + steps, device, bf16, as_run)[warmup:])
+        row: dict[str, Any] = {"model": model, "load": load_avg(), "pairs": sum(len(p) for p in blocks_pairs)}
         for i, kind in enumerate(("wall", "cpu")):
-            bm = [statistics.median(t[i] for t in blk) for blk in bare_blocks]
-            fm = [statistics.median(t[i] for t in blk) for blk in fw_blocks]
-            row[kind] = {"bare": median_spread(bm), "framework": median_spread(fm), "ratio": ratio_interval(fm, bm)}
+            fw = [[f[i] for f, _ in p] for p in blocks_pairs]
+            bare = [[b[i] for _, b in p] for p in blocks_pairs]
+            row[kind] = {
+                "bare": median_spread([x for blk in bare for x in blk]),
+                "framework": median_spread([x for blk in fw for x in blk]),
+                "ratio": block_ratio_interval(fw, bare),
+            }
         rows.append(row)
         w, c = row["wall"], row["cpu"]
         print(
             f"{model:<22}{w['bare'][0] * 1e3:>10.1f}{w['framework'][0] * 1e3:>12.1f}  {w['ratio'][0]:.3f} [{w['ratio'][1]:.3f}-{w['ratio'][2]:.3f}]"
-            f"   |{c['bare'][0] * 1e3:>10.1f}{c['framework'][0] * 1e3:>12.1f}  {c['ratio'][0]:.3f} [{c['ratio'][1]:.3f}-{c['ratio'][2]:.3f}]",
+            f"   |{c['bare'][0] * 1e3:>10.1f}{c['framework'][0] * 1e3:>12.1f}  {c['ratio'][0]:.3f} [{c['ratio'][1]:.3f}-{c['ratio'][2]:.3f}]"
+            f"{len(blocks_pairs):>7}{row['pairs']:>6}",
             flush=True,
         )
     return rows
 
 
 def header() -> None:
-    print(f"{'model':<22}{'bare ms':>10}{'framework':>12}  ratio [90% interval]   |{'bare ms':>10}{'framework':>12}  ratio (process CPU time)")
+    print(f"{'model':<22}{'bare ms':>10}{'framework':>12}  ratio [90% interval]   |{'bare ms':>10}{'framework':>12}  ratio (CPU time)  blocks pairs")
 
 
 def main() -> None:
@@ -178,9 +247,11 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="the full-size recipes instead of the tiny variants")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--size", type=int, nargs=2, default=[128, 128], metavar=("H", "W"))
-    ap.add_argument("--steps", type=int, default=4, help="measured steps per block")
-    ap.add_argument("--warmup", type=int, default=2, help="unmeasured steps at the start of each block")
-    ap.add_argument("--blocks", type=int, default=10, help="alternating bare/framework blocks (ABBA order)")
+    ap.add_argument("--steps", type=int, default=8, help="measured (framework, bare) step pairs per block")
+    ap.add_argument("--warmup", type=int, default=2, help="unmeasured step pairs at the start of each block")
+    ap.add_argument("--blocks", type=int, default=4, help="blocks (a fresh Trainer and bare optimizer each) of interleaved step pairs; the minimum with --budget-s")
+    ap.add_argument("--budget-s", type=float, default=35.0, help="seconds of measuring per model: blocks are added until it is spent (0: exactly --blocks)")
+    ap.add_argument("--as-run", action="store_true", help="framework side with a run's per-step callbacks and TensorBoard logger (divergence guard, LR monitor, progress lines)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     ap.add_argument("--precision", default="32", choices=["32", "bf16"])
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on CPU, see main)")
@@ -188,7 +259,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.smoke:
-        args.models, args.size, args.steps, args.warmup, args.blocks, args.batch = ["segformer_b0"], [32, 32], 1, 1, 2, 1
+        args.models, args.size, args.steps, args.warmup, args.blocks, args.batch, args.budget_s = ["segformer_b0"], [32, 32], 1, 1, 2, 1, 0.0
     # one thread on CPU by default: on a shared machine torch's second OpenMP thread waits for a busy core and a
     # 30 ms step takes seconds (measured here at load 10 on 2 cores); both sides run alike either way
     torch.set_num_threads(args.threads or (1 if args.device == "cpu" else torch.get_num_threads()))
@@ -196,15 +267,15 @@ def main() -> None:
     import logging
 
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    print(f"device={args.device} precision={args.precision} batch={args.batch} size={args.size[0]}x{args.size[1]} threads={torch.get_num_threads()} "
-          f"blocks={args.blocks} x {args.steps} steps (+{args.warmup} warm-up); {load_avg()}")
-    print("median per step over blocks; ratio = median of the paired per-block ratios framework / bare")
+    print(f"{'as a run (divergence guard, LR monitor, progress, TensorBoard) ' if args.as_run else ''}device={args.device} precision={args.precision} batch={args.batch} size={args.size[0]}x{args.size[1]} threads={torch.get_num_threads()} "
+          f"blocks of {args.steps} interleaved step pairs (+{args.warmup} warm-up), at least {args.blocks} and {args.budget_s:g} s per model; {load_avg()}")
+    print("median per step over all pairs; ratio = median of the paired per-step ratios framework / bare; 90% interval: bootstrap over blocks, then pairs")
     header()
-    rows = compare(models, args.batch, tuple(args.size), args.steps, args.warmup, args.blocks, args.device, args.precision == "bf16")
+    rows = compare(models, args.batch, tuple(args.size), args.steps, args.warmup, args.blocks, args.device, args.precision == "bf16", args.budget_s or None, args.as_run)
     judge = "cpu" if args.device == "cpu" else "wall"
     emit([
-        Figure(f"framework / bare step, {r['model']} ({judge})", r[judge]["ratio"][0], "x", 1.05, "<=", judged=r[judge]["ratio"][2],
-               detail=f"90% interval {r[judge]['ratio'][1]:.3f}-{r[judge]['ratio'][2]:.3f}; wall {r['wall']['ratio'][0]:.3f}")
+        Figure(f"framework{' as run' if args.as_run else ''} / bare step, {r['model']} ({judge})", r[judge]["ratio"][0], "x", 1.05, "<=", judged=r[judge]["ratio"][2],
+               detail=f"90% interval {r[judge]['ratio'][1]:.3f}-{r[judge]['ratio'][2]:.3f}; {r['pairs']} step pairs; wall {r['wall']['ratio'][0]:.3f}")
         for r in rows
     ], args.json)
 

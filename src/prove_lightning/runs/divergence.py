@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ class DivergenceGuard(pl.Callback):
         self.window = int(window)
         self.min_history = int(min_history)
         self.history: deque[float] = deque(maxlen=self.window)
+        # the module's (name, parameter) list, taken once: Module.named_parameters() walks every submodule, ~0.35 ms
+        # per step on a 200-tensor network (a quarter of this guard's per-step cost, issue 15)
+        self._params: list[tuple[str, torch.nn.Parameter]] = []
+        self._params_of: weakref.ref[pl.LightningModule] | None = None
 
     # the loss history travels in checkpoints, so a resumed run judges spikes exactly as an uninterrupted one
     def state_dict(self) -> dict[str, Any]:
@@ -56,12 +61,14 @@ class DivergenceGuard(pl.Callback):
         self.history.append(value)
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer) -> None:
-        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        if self._params_of is None or self._params_of() is not pl_module:
+            self._params, self._params_of = list(pl_module.named_parameters()), weakref.ref(pl_module)
+        grads = [p.grad for _, p in self._params if p.grad is not None]
         if not grads:
             return
         norms = torch.stack(torch._foreach_norm(grads))
         if not bool(torch.isfinite(norms).all()):
-            names = [n for n, p in pl_module.named_parameters() if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
+            names = [n for n, p in self._params if p.grad is not None and not bool(torch.isfinite(p.grad).all())]
             self._stop(trainer, f"{len(names)} parameter gradients are not finite (e.g. {names[0] if names else '?'})")
 
     def _stop(self, trainer: pl.Trainer, what: str) -> None:

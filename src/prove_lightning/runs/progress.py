@@ -76,8 +76,10 @@ class PlainProgress(pl.Callback):
         parts = [f"step {step}/{total} ({100 * step / max(total, 1):.0f}%)", f"{rate:.2f} it/s"]
         if overall > 0 and total > 0:
             parts.append(f"ETA {dt.timedelta(seconds=round(max(total - step, 0) / overall))}")
-        metrics = trainer.callback_metrics
-        loss = _float(metrics.get("train/loss"))
+        # the module keeps every step's loss; train/loss is logged only on the steps the loggers write (module.py)
+        loss = _float(getattr(trainer.lightning_module, "last_train_loss", None))
+        if loss is None:
+            loss = _float(trainer.callback_metrics.get("train/loss"))
         if loss is not None:
             parts.append(f"loss {loss:.4f}")
         lrs = [g["lr"] for opt in trainer.optimizers for g in opt.param_groups if "lr" in g]
