@@ -5,6 +5,8 @@
     python benchmarks/run_all.py --only bench_confusion bench_train_pipeline
     python benchmarks/run_all.py --args "bench_models=--size 256 256 --blocks 2"   # a script's own arguments
 
+GPU benchmarks (bench_gpu) run only where there is a GPU; elsewhere their row says "not run".
+
 Each script runs in its own interpreter with ``--json FILE`` (and ``--smoke``) and reports its figures there
 (benchmarks/_common.py); a script without ``--json`` is run as it is and counted by its exit status. Exit status
 1 when a target is missed or a script fails (not in --smoke mode, where only failures count), else 0. Run under
@@ -33,6 +35,14 @@ FULL_ARGS: dict[str, list[str]] = {
 }
 #: a script run twice with different arguments: name -> script
 ALIASES = {"bench_train_pipeline_512x1024": "bench_train_pipeline"}
+#: scripts that measure a GPU: on a machine without one their full run is reported as not run (CPU figures of
+#: full-size models would take hours and say nothing about a GPU); --smoke still runs them, on the CPU
+NEEDS_GPU = {"bench_gpu"}
+
+
+def has_gpu() -> bool:
+    """An NVIDIA device node (what CUDA needs), without importing torch here."""
+    return any(Path(p).exists() for p in ("/dev/nvidiactl", "/dev/nvidia0"))
 
 
 def scripts(only: list[str] | None) -> list[tuple[str, Path]]:
@@ -80,6 +90,10 @@ def main() -> int:
     failed = missed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in scripts(a.only):
+            if name in NEEDS_GPU and not a.smoke and not has_gpu():
+                print(f"=== {name}: not run: it measures a GPU and this machine has none (--smoke runs it on the CPU)", flush=True)
+                rows.append((name, "not run: no GPU on this machine", "", "", "not run"))
+                continue
             rc, figures, secs = run_one(name, path, a.smoke, Path(tmp))
             if rc != 0:
                 failed += 1

@@ -22,3 +22,16 @@ def test_run_all_smoke_prints_one_table_with_targets() -> None:
     for figure in ("confusion counting, uint8", "ours / cv2 decode", "MMSeg's way / ours", "framework / bare step, segformer_b0"):
         assert figure in table, figure
     assert "target" in table and ("met" in table)
+
+
+def test_gpu_benchmark_is_reported_as_not_run_on_a_machine_without_a_gpu(monkeypatch, capsys) -> None:
+    """A full run_all on a CPU machine must not spend hours on full-size models in bench_gpu, nor hide it:
+    its row says 'not run' (the device check is replaced here, so the test means the same with or without a GPU)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_all
+
+    monkeypatch.setattr(run_all, "has_gpu", lambda: False)
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--only", "bench_gpu"])
+    assert run_all.main() == 0
+    out = capsys.readouterr().out
+    assert "| bench_gpu | not run: no GPU on this machine" in out and "0 script(s) failed" in out
